@@ -1,0 +1,5 @@
+"""Importing this package registers every vitzoo model with timm (one module per family)."""
+from . import swin
+from ._builder import build_model
+
+__all__ = ["build_model"]

@@ -1,0 +1,85 @@
+"""``build_model``: timm's ``build_model_with_cfg`` with vitzoo's safe, checked weight loading.
+
+Every family's ``_create_*`` function calls :func:`build_model`.  When ``pretrained=True`` vitzoo
+reads the weights itself (safetensors or ``weights_only=True``; see :mod:`vitzoo.checkpoint`), then
+hands the state dict to timm, which runs the family's ``checkpoint_filter_fn``, adapts the classifier
+and input channels, and wraps the model for ``features_only``.  Before timm loads, the converted
+state dict is compared with the model so that a checkpoint of another architecture fails with a
+message instead of a long list of missing keys.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import torch.nn as nn
+from timm.models import build_model_with_cfg
+from timm.models._builder import resolve_pretrained_cfg
+
+from ..checkpoint import CheckpointError, check_state_dict_matches, unwrap_state_dict
+from ..hub import fetch_pretrained
+
+__all__ = ["build_model"]
+
+FilterFn = Callable[[Mapping, nn.Module], dict]
+
+
+def _classifier_prefixes(model: nn.Module) -> tuple[str, ...]:
+    classifier = (getattr(model, "pretrained_cfg", None) or {}).get("classifier")
+    if classifier is None:
+        return ()
+    names = (classifier,) if isinstance(classifier, str) else tuple(classifier)
+    return tuple(f"{name}." for name in names)
+
+
+def _checked_filter(checkpoint_filter_fn: FilterFn, variant: str) -> FilterFn:
+    def filter_fn(state_dict: Mapping, model: nn.Module) -> dict:
+        try:
+            converted = checkpoint_filter_fn(state_dict, model)
+        except CheckpointError:
+            raise
+        except (KeyError, IndexError, RuntimeError, ValueError) as e:
+            raise CheckpointError(
+                f"could not convert this checkpoint for {variant} ({type(e).__name__}: {e}); "
+                "is it a checkpoint of this model family?"
+            ) from e
+        check_state_dict_matches(converted, model, variant, ignore_prefixes=_classifier_prefixes(model))
+        return converted
+
+    return filter_fn
+
+
+def build_model(
+    model_cls: Callable[..., nn.Module],
+    variant: str,
+    pretrained: bool,
+    checkpoint_filter_fn: FilterFn,
+    feature_cfg: dict | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build ``variant``; with ``pretrained=True`` load its weights through ``checkpoint_filter_fn``.
+
+    The weights come from ``pretrained_cfg_overlay=dict(file=PATH)`` when given, else from the
+    pretrained cfg's URL or Hugging Face Hub file.  Models whose weights have no direct link raise
+    an error that says where to download them and how to pass the file.
+    """
+    if pretrained:
+        cfg = resolve_pretrained_cfg(
+            variant,
+            pretrained_cfg=kwargs.pop("pretrained_cfg", None),
+            pretrained_cfg_overlay=kwargs.pop("pretrained_cfg_overlay", None),
+        )
+        if cfg.state_dict is None:
+            checkpoint = fetch_pretrained(variant, cfg.to_dict())
+            kwargs["pretrained_cfg_overlay"] = dict(state_dict=unwrap_state_dict(checkpoint))
+        kwargs["pretrained_cfg"] = cfg
+    model = build_model_with_cfg(
+        model_cls,
+        variant,
+        pretrained,
+        pretrained_filter_fn=_checked_filter(checkpoint_filter_fn, variant),
+        feature_cfg=feature_cfg,
+        **kwargs,
+    )
+    # The loaded tensors must not stay alive through the model's config.
+    model.pretrained_cfg.pop("state_dict", None)
+    return model

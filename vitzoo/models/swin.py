@@ -1,0 +1,458 @@
+"""Swin Transformer (v1), exact to microsoft/Swin-Transformer, ready for dense inputs.
+
+Paper: "Swin Transformer: Hierarchical Vision Transformer using Shifted Windows" (Liu et al., ICCV 2021).
+
+Differences from the authors' classification code, none of which change its outputs:
+* Any input size: the image is padded to a multiple of the patch size, each block pads its map to a
+  window multiple (the authors' detection backbone does the same), patch merging pads odd sides.
+* Window and shift are decided from the actual stage size with the authors' rule (min(H, W) <=
+  window -> one window of min(H, W), no shift), not fixed at construction.
+* The shift mask and relative position index are computed, not stored.
+
+timm owns the ``swin_*`` names, so every model here is ``vz_swin_*``.  The state dict layout is
+timm's (patch merging at the start of stages 1-3, ``head.fc``); ``checkpoint_filter_fn`` converts the
+authors' layout (merging at the end of stages 0-2, ``head``) and accepts timm's own.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from timm.layers import ClassifierHead, DropPath, Mlp, calculate_drop_path_rates, resize_rel_pos_bias_table, trunc_normal_
+from timm.models import generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices
+from torch.utils.checkpoint import checkpoint
+
+from ..checkpoint import unwrap_state_dict
+from ..layers import check_image_input
+from ..layers.window import WindowAttention, effective_window, shifted_window_mask, window_partition, window_reverse
+from ._builder import build_model
+
+__all__ = ["SwinTransformer", "checkpoint_filter_fn"]
+
+
+class PatchEmbed(nn.Module):
+    """Non-overlapping patch projection to a channels-last map; pads the image to a patch multiple."""
+
+    def __init__(self, patch_size: int = 4, in_chans: int = 3, embed_dim: int = 96, norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.patch_size = patch_size
+        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+        self.norm = norm_layer(embed_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        H, W = x.shape[-2:]
+        p = self.patch_size
+        x = F.pad(x, (0, (-W) % p, 0, (-H) % p))
+        return self.norm(self.proj(x).permute(0, 2, 3, 1))
+
+
+class PatchMerging(nn.Module):
+    """2x2 neighbourhood -> channels (authors' order: (0,0), (1,0), (0,1), (1,1)), LayerNorm, linear 4C -> 2C."""
+
+    def __init__(self, dim: int, out_dim: int, norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.norm = norm_layer(4 * dim)
+        self.reduction = nn.Linear(4 * dim, out_dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, H, W, C = x.shape
+        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+        H, W = x.shape[1:3]
+        # (B, H/2, row-in-pair, W/2, col-in-pair, C) -> channel groups ordered col-major: (0,0),(1,0),(0,1),(1,1)
+        x = x.view(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, H // 2, W // 2, 4 * C)
+        return self.reduction(self.norm(x))
+
+
+class SwinBlock(nn.Module):
+    """Pre-norm block: (shifted) window attention, then MLP; channels-last in and out."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int = 7,
+        shift_size: int = 0,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        proj_drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+        norm_layer=nn.LayerNorm,
+        act_layer=nn.GELU,
+    ):
+        super().__init__()
+        if not 0 <= shift_size < window_size:
+            raise ValueError(f"shift_size {shift_size} must be in [0, window_size={window_size})")
+        self.window_size = window_size
+        self.shift_size = shift_size
+        self.norm1 = norm_layer(dim)
+        self.attn = WindowAttention(dim, num_heads, window_size, qkv_bias, attn_drop, proj_drop)
+        self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+        self.norm2 = norm_layer(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop)
+        self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
+
+    def _attend(self, x: torch.Tensor) -> torch.Tensor:
+        B, H, W, C = x.shape
+        window, shift = effective_window(H, W, self.window_size, self.shift_size)
+        x = F.pad(x, (0, 0, 0, (-W) % window, 0, (-H) % window))
+        Hp, Wp = x.shape[1:3]
+        mask = None
+        if shift:
+            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+            mask = shifted_window_mask(Hp, Wp, window, shift, x.device)
+        x = window_reverse(self.attn(window_partition(x, window), window, mask), window, Hp, Wp)
+        if shift:
+            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
+        return x[:, :H, :W]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path1(self._attend(self.norm1(x)))
+        return x + self.drop_path2(self.mlp(self.norm2(x)))
+
+
+class SwinStage(nn.Module):
+    def __init__(
+        self,
+        dim: int,
+        out_dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: int,
+        downsample: bool,
+        drop_path: Sequence[float],
+        norm_layer=nn.LayerNorm,
+        **block_kwargs,
+    ):
+        super().__init__()
+        self.downsample = PatchMerging(dim, out_dim, norm_layer) if downsample else nn.Identity()
+        self.blocks = nn.ModuleList(
+            SwinBlock(
+                out_dim,
+                num_heads,
+                window_size,
+                shift_size=0 if i % 2 == 0 else window_size // 2,
+                drop_path=drop_path[i],
+                norm_layer=norm_layer,
+                **block_kwargs,
+            )
+            for i in range(depth)
+        )
+        self.grad_checkpointing = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.downsample(x)
+        for block in self.blocks:
+            if self.grad_checkpointing and torch.is_grad_enabled():
+                x = checkpoint(block, x, use_reentrant=False)
+            else:
+                x = block(x)
+        return x
+
+
+class SwinTransformer(nn.Module):
+    """Swin Transformer v1 (hierarchical, shifted windows); features are channels-last internally."""
+
+    def __init__(
+        self,
+        img_size: Union[int, Tuple[int, int]] = 224,
+        patch_size: int = 4,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        global_pool: str = "avg",
+        embed_dim: int = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        window_size: int = 7,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        drop_path_rate: float = 0.1,
+        norm_layer: Callable[..., nn.Module] = nn.LayerNorm,
+    ):
+        super().__init__()
+        if len(depths) != len(num_heads):
+            raise ValueError(f"depths {depths} and num_heads {num_heads} need one entry per stage")
+        # img_size is the training resolution (kept for the pretrained cfg); any input size runs.
+        self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
+        self.patch_size = patch_size
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.window_size = window_size
+        self.output_fmt = "NHWC"
+        self.num_layers = len(depths)
+        dims = [int(embed_dim * 2**i) for i in range(self.num_layers)]
+        self.num_features = self.head_hidden_size = dims[-1]
+
+        self.patch_embed = PatchEmbed(patch_size, in_chans, embed_dim, norm_layer)
+        dpr = calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)  # linear over all blocks
+        self.layers = nn.Sequential()
+        self.feature_info = []
+        for i, depth in enumerate(depths):
+            self.layers.append(
+                SwinStage(
+                    dims[i - 1] if i else dims[0],
+                    dims[i],
+                    depth,
+                    num_heads[i],
+                    window_size,
+                    downsample=i > 0,
+                    drop_path=dpr[i],
+                    norm_layer=norm_layer,
+                    mlp_ratio=mlp_ratio,
+                    qkv_bias=qkv_bias,
+                    proj_drop=proj_drop_rate,
+                    attn_drop=attn_drop_rate,
+                )
+            )
+            self.feature_info.append(dict(num_chs=dims[i], reduction=patch_size * 2**i, module=f"layers.{i}"))
+        self.norm = norm_layer(self.num_features)
+        self.head = ClassifierHead(
+            self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC"
+        )
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set:
+        return {n for n, _ in self.named_parameters() if "relative_position_bias_table" in n}
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict:
+        return dict(
+            stem=r"^patch_embed",
+            blocks=r"^layers\.(\d+)"
+            if coarse
+            else [(r"^layers\.(\d+)\.downsample", (0,)), (r"^layers\.(\d+)\.\w+\.(\d+)", None), (r"^norm", (99999,))],
+        )
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for stage in self.layers:
+            stage.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
+        self.num_classes = num_classes
+        self.head.reset(num_classes, pool_type=global_pool)
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        check_image_input(x, self.in_chans, self.patch_size, type(self).__name__)
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: Optional[Union[int, List[int]]] = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
+        """Stage outputs (before the next stage's patch merging) as NCHW maps at strides 4, 8, 16, 32.
+
+        ``norm`` applies the final norm to the last stage's map (the only one it is sized for).
+        """
+        if output_fmt not in ("NCHW", "NHWC"):
+            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
+        self._check_input(x)
+        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+        stages = self.layers[: max_index + 1] if stop_early else self.layers
+        intermediates = []
+        x = self.patch_embed(x)
+        last = len(self.layers) - 1
+        for i, stage in enumerate(stages):
+            x = stage(x)
+            if i in take_indices:
+                feat = self.norm(x) if norm and i == last else x
+                intermediates.append(feat.permute(0, 3, 1, 2).contiguous() if output_fmt == "NCHW" else feat)
+        if intermediates_only:
+            return intermediates
+        if len(stages) == len(self.layers):
+            x = self.norm(x)
+        return x, intermediates
+
+    def prune_intermediate_layers(
+        self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> List[int]:
+        take_indices, max_index = feature_take_indices(len(self.layers), indices)
+        self.layers = self.layers[: max_index + 1]
+        if prune_norm or max_index < len(self.feature_info) - 1:
+            self.norm = nn.Identity()
+        if prune_head:
+            self.reset_classifier(0, "")
+        return take_indices
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        return self.norm(self.layers(self.patch_embed(x)))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def checkpoint_filter_fn(state_dict, model: SwinTransformer) -> dict:
+    """Convert the authors' (or timm's) Swin checkpoint to vitzoo's layout.
+
+    Authors' layout: patch merging at the end of ``layers.{i}`` (i < 3) and a bare ``head``; their
+    ``relative_position_index`` / ``attn_mask`` buffers are recomputed here, so they are dropped.
+    Relative position bias tables are resized (bicubic) when the model's window differs.
+    """
+    state_dict = unwrap_state_dict(state_dict)
+    authors_layout = "layers.0.downsample.reduction.weight" in state_dict
+    out = {}
+    for key, value in state_dict.items():
+        if key.endswith(("relative_position_index", "attn_mask")):
+            continue
+        if authors_layout:
+            key = re.sub(r"^layers\.(\d+)\.downsample", lambda m: f"layers.{int(m.group(1)) + 1}.downsample", key)
+            key = re.sub(r"^head\.(weight|bias)$", r"head.fc.\1", key)
+        if key.endswith("relative_position_bias_table"):
+            table = model.get_submodule(key[: -len(".relative_position_bias_table")]).relative_position_bias_table
+            if value.shape != table.shape:
+                window = model.window_size
+                value = resize_rel_pos_bias_table(value, new_window_size=(window, window), new_bias_shape=table.shape)
+        out[key] = value
+    return out
+
+
+def _create_swin(variant: str, pretrained: bool = False, **kwargs) -> SwinTransformer:
+    out_indices = kwargs.pop("out_indices", tuple(range(len(kwargs.get("depths", (2, 2, 6, 2))))))
+    return build_model(
+        SwinTransformer,
+        variant,
+        pretrained,
+        checkpoint_filter_fn,
+        feature_cfg=dict(feature_cls="getter", out_indices=out_indices),
+        **kwargs,
+    )
+
+
+_RELEASE = "https://github.com/SwinTransformer/storage/releases/download"
+
+
+def _cfg(url: str = "", **kwargs) -> dict:
+    return {
+        "url": url,
+        "num_classes": 1000,
+        "input_size": (3, 224, 224),
+        "pool_size": (7, 7),
+        "crop_pct": 0.875,
+        "interpolation": "bicubic",
+        "mean": (0.485, 0.456, 0.406),
+        "std": (0.229, 0.224, 0.225),
+        "first_conv": "patch_embed.proj",
+        "classifier": "head.fc",
+        "license": "mit",
+        "origin_url": "https://github.com/microsoft/Swin-Transformer",
+        "paper_ids": "arXiv:2103.14030",
+        "paper_name": "Swin Transformer: Hierarchical Vision Transformer using Shifted Windows",
+        **kwargs,
+    }
+
+
+_384 = dict(input_size=(3, 384, 384), pool_size=(12, 12), crop_pct=1.0)
+_22K = dict(num_classes=21841)
+
+default_cfgs = generate_default_cfgs(
+    {
+        "vz_swin_tiny_patch4_window7_224.ms_in1k": _cfg(f"{_RELEASE}/v1.0.0/swin_tiny_patch4_window7_224.pth"),
+        "vz_swin_tiny_patch4_window7_224.ms_in22k_ft_in1k": _cfg(
+            f"{_RELEASE}/v1.0.8/swin_tiny_patch4_window7_224_22kto1k_finetune.pth"
+        ),
+        "vz_swin_tiny_patch4_window7_224.ms_in22k": _cfg(f"{_RELEASE}/v1.0.8/swin_tiny_patch4_window7_224_22k.pth", **_22K),
+        "vz_swin_tiny_c24_patch4_window8_256.ms_in1k": _cfg(
+            f"{_RELEASE}/v1.0.5/swin_tiny_c24_patch4_window8_256.pth", input_size=(3, 256, 256), pool_size=(8, 8)
+        ),
+        "vz_swin_small_patch4_window7_224.ms_in1k": _cfg(f"{_RELEASE}/v1.0.0/swin_small_patch4_window7_224.pth"),
+        "vz_swin_small_patch4_window7_224.ms_in22k_ft_in1k": _cfg(
+            f"{_RELEASE}/v1.0.8/swin_small_patch4_window7_224_22kto1k_finetune.pth"
+        ),
+        "vz_swin_small_patch4_window7_224.ms_in22k": _cfg(
+            f"{_RELEASE}/v1.0.8/swin_small_patch4_window7_224_22k.pth", **_22K
+        ),
+        "vz_swin_base_patch4_window7_224.ms_in1k": _cfg(f"{_RELEASE}/v1.0.0/swin_base_patch4_window7_224.pth"),
+        "vz_swin_base_patch4_window7_224.ms_in22k_ft_in1k": _cfg(
+            f"{_RELEASE}/v1.0.0/swin_base_patch4_window7_224_22kto1k.pth"
+        ),
+        "vz_swin_base_patch4_window7_224.ms_in22k": _cfg(f"{_RELEASE}/v1.0.0/swin_base_patch4_window7_224_22k.pth", **_22K),
+        "vz_swin_base_patch4_window12_384.ms_in1k": _cfg(f"{_RELEASE}/v1.0.0/swin_base_patch4_window12_384.pth", **_384),
+        "vz_swin_base_patch4_window12_384.ms_in22k_ft_in1k": _cfg(
+            f"{_RELEASE}/v1.0.0/swin_base_patch4_window12_384_22kto1k.pth", **_384
+        ),
+        "vz_swin_base_patch4_window12_384.ms_in22k": _cfg(
+            f"{_RELEASE}/v1.0.0/swin_base_patch4_window12_384_22k.pth", **_384, **_22K
+        ),
+        "vz_swin_large_patch4_window7_224.ms_in22k_ft_in1k": _cfg(
+            f"{_RELEASE}/v1.0.0/swin_large_patch4_window7_224_22kto1k.pth"
+        ),
+        "vz_swin_large_patch4_window7_224.ms_in22k": _cfg(
+            f"{_RELEASE}/v1.0.0/swin_large_patch4_window7_224_22k.pth", **_22K
+        ),
+        "vz_swin_large_patch4_window12_384.ms_in22k_ft_in1k": _cfg(
+            f"{_RELEASE}/v1.0.0/swin_large_patch4_window12_384_22kto1k.pth", **_384
+        ),
+        "vz_swin_large_patch4_window12_384.ms_in22k": _cfg(
+            f"{_RELEASE}/v1.0.0/swin_large_patch4_window12_384_22k.pth", **_384, **_22K
+        ),
+    }
+)
+
+
+@register_model
+def vz_swin_tiny_patch4_window7_224(pretrained: bool = False, **kwargs) -> SwinTransformer:
+    args = dict(embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), window_size=7)
+    return _create_swin("vz_swin_tiny_patch4_window7_224", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vz_swin_tiny_c24_patch4_window8_256(pretrained: bool = False, **kwargs) -> SwinTransformer:
+    args = dict(img_size=256, embed_dim=96, depths=(2, 2, 6, 2), num_heads=(4, 8, 16, 32), window_size=8)
+    return _create_swin("vz_swin_tiny_c24_patch4_window8_256", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vz_swin_small_patch4_window7_224(pretrained: bool = False, **kwargs) -> SwinTransformer:
+    args = dict(embed_dim=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24), window_size=7)
+    return _create_swin("vz_swin_small_patch4_window7_224", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vz_swin_base_patch4_window7_224(pretrained: bool = False, **kwargs) -> SwinTransformer:
+    args = dict(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), window_size=7)
+    return _create_swin("vz_swin_base_patch4_window7_224", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vz_swin_base_patch4_window12_384(pretrained: bool = False, **kwargs) -> SwinTransformer:
+    args = dict(img_size=384, embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), window_size=12)
+    return _create_swin("vz_swin_base_patch4_window12_384", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vz_swin_large_patch4_window7_224(pretrained: bool = False, **kwargs) -> SwinTransformer:
+    args = dict(embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), window_size=7)
+    return _create_swin("vz_swin_large_patch4_window7_224", pretrained, **dict(args, **kwargs))
+
+
+@register_model
+def vz_swin_large_patch4_window12_384(pretrained: bool = False, **kwargs) -> SwinTransformer:
+    args = dict(img_size=384, embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), window_size=12)
+    return _create_swin("vz_swin_large_patch4_window12_384", pretrained, **dict(args, **kwargs))
