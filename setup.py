@@ -23,7 +23,7 @@ setup(
         "huggingface_hub",
     ],
     extras_require={
-        "dev": ["pytest>=7", "pytest-timeout"],
+        "dev": ["pytest>=7"],
     },
     license="Apache-2.0",
 )
