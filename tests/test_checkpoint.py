@@ -83,19 +83,14 @@ def test_not_a_checkpoint(tmp_path):
         _create_from(tmp_path / "missing.pth")
 
 
-def test_checkpoint_of_another_family(tmp_path):
-    other = timm.create_model("resnet18").state_dict()
-    path = tmp_path / "resnet.pth"
-    torch.save(other, path)
-    with pytest.raises(CheckpointError, match="does not belong to vz_swin_tiny"):
-        _create_from(path)
-
-
-def test_checkpoint_of_another_variant(tmp_path):
-    small = timm.create_model("vz_swin_tiny_c24_patch4_window8_256").state_dict()
-    path = tmp_path / "c24.pth"
-    torch.save(small, path)
-    with pytest.raises(CheckpointError, match="shape mismatches"):
+@pytest.mark.parametrize(
+    "other_model, match",
+    [("resnet18", "does not belong to vz_swin_tiny"), ("vz_swin_tiny_c24_patch4_window8_256", "shape mismatches")],
+)
+def test_checkpoint_of_another_model(tmp_path, other_model, match):
+    path = tmp_path / "other.pth"
+    torch.save(timm.create_model(other_model).state_dict(), path)
+    with pytest.raises(CheckpointError, match=match):
         _create_from(path)
 
 

@@ -58,12 +58,17 @@ def test_timm_layout_loads_and_matches_timm():
         torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
 
 
+def _authors_swin_tiny_file(tmp_path):
+    """(path of the Swin-T fixture saved as the authors' checkpoint, its state dict, the fixture)."""
+    sd, fx = parity_module().original_state_dict(PARITY_DIR / "swin_tiny_patch4_window7_224.safetensors")
+    path = tmp_path / "swin_tiny_patch4_window7_224.pth"
+    torch.save({"model": sd}, path)
+    return path, sd, fx
+
+
 def test_window_resize_on_load(tmp_path):
     """A window-7 checkpoint loads into a window-12 model: bias tables resized, model runs."""
-    parity = parity_module()
-    sd, _ = parity.original_state_dict(PARITY_DIR / "swin_tiny_patch4_window7_224.safetensors")
-    path = tmp_path / "w7.pth"
-    torch.save({"model": sd}, path)
+    path, _, _ = _authors_swin_tiny_file(tmp_path)
     model = timm.create_model(TINY, window_size=12, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
     assert model.layers[0].blocks[0].attn.relative_position_bias_table.shape == (23 * 23, 3)
     with torch.no_grad():
@@ -71,10 +76,7 @@ def test_window_resize_on_load(tmp_path):
 
 
 def test_pretrained_num_classes_change(tmp_path):
-    parity = parity_module()
-    sd, fx = parity.original_state_dict(PARITY_DIR / "swin_tiny_patch4_window7_224.safetensors")
-    path = tmp_path / "ckpt.pth"
-    torch.save({"model": sd}, path)
+    path, sd, fx = _authors_swin_tiny_file(tmp_path)
     model = timm.create_model(TINY, num_classes=7, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
     torch.testing.assert_close(model.layers[2].blocks[3].mlp.fc1.weight, sd["layers.2.blocks.3.mlp.fc1.weight"])
     with torch.no_grad():
