@@ -6,6 +6,7 @@ from parity_utils import fixture_families, parity_available
 # family -> test module that runs every fixture of the family through the user path
 COVERED_FAMILIES = {
     "swin": "test_swin.py",
+    "tnt": "test_tnt.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []
