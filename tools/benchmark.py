@@ -106,11 +106,32 @@ def input_size(model: torch.nn.Module, img_size) -> tuple[int, int, int]:
     return chans, h, w
 
 
+def _cpu_attention_flop_formulas() -> dict:
+    """Formulas for SDPA's CPU flash kernels, which torch's counter does not list (it would count them as 0).
+
+    SDPA picks that kernel on CPU whenever its inputs allow it (e.g. a 4-D float mask), so without these a
+    model's attention would vanish from its GFLOPs depending on how it passes its mask.
+    """
+    from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
+
+    def forward(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+    def backward(grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+    aten = torch.ops.aten
+    return {
+        aten._scaled_dot_product_flash_attention_for_cpu: forward,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: backward,
+    }
+
+
 def count_gflops(model: torch.nn.Module, size, device: str) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     x = torch.randn(1, *size, device=device)
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=_cpu_attention_flop_formulas())
     with torch.no_grad(), counter:
         model.eval()(x)
     return counter.get_total_flops() / 2 / 1e9  # multiply-accumulates, as papers report "FLOPs"
