@@ -154,8 +154,8 @@ def test_pretrained_url_download_and_cache(local_server, tmp_path, tiny_state_di
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     model = timm.create_model(TINY, pretrained=True, pretrained_cfg_overlay=dict(url=f"{base}/swin.pth"))
     torch.testing.assert_close(model.state_dict()["norm.weight"], tiny_state_dict["norm.weight"])
-    cached = vitzoo.hub.cache_dir() / "swin.pth"
-    assert cached.is_file()
+    cached = vitzoo.hub.cache_dir() / vitzoo.hub.cached_file_name(f"{base}/swin.pth")
+    assert cached.is_file() and cached.name.endswith("-swin.pth")
     assert not list(cached.parent.glob("*.partial"))
 
 
@@ -168,3 +168,22 @@ def test_download_retries_interrupted_and_rejects_bad_hash(local_server, tmp_pat
     with pytest.raises(CheckpointError, match="does not match"):
         download_url(f"{base}/blob.bin", sha256="0" * 64, directory=tmp_path / "cache2")
     assert not any((tmp_path / "cache2").iterdir())
+
+
+def test_download_urls_with_empty_basename_cache_apart(local_server, tmp_path):
+    """Hosts like cloud.tsinghua.edu.cn serve every file as /f/<id>/?dl=1: each must get its own cache file."""
+    served, base = local_server
+    for name, payload in (("one", b"first"), ("two", b"second")):
+        (served / "f" / name).mkdir(parents=True)
+        (served / "f" / name / "index.html").write_bytes(payload)  # what the server sends for /f/<id>/
+    first = download_url(f"{base}/f/one/?dl=1", directory=tmp_path / "cache")
+    second = download_url(f"{base}/f/two/?dl=1", directory=tmp_path / "cache")
+    assert first != second
+    assert (first.read_bytes(), second.read_bytes()) == (b"first", b"second")
+
+
+@pytest.mark.parametrize("model_name", ["slab_swin_base", "hornet_base_gf_img384"])
+def test_variant_without_released_weights_says_so(model_name):
+    with pytest.raises(RuntimeError, match="released no pretrained weights") as excinfo:
+        timm.create_model(model_name, pretrained=True)
+    assert "manual download" not in str(excinfo.value)

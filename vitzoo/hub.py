@@ -12,7 +12,10 @@ from typing import Any, Mapping
 
 from .checkpoint import CheckpointError, load_checkpoint_file
 
-__all__ = ["cache_dir", "download_url", "fetch_pretrained", "manual_download_message"]
+__all__ = ["NO_WEIGHTS_NOTE", "cache_dir", "cached_file_name", "download_url", "fetch_pretrained", "manual_download_message"]
+
+# A variant's pretrained cfg lists this note when the authors define the architecture but released no weights.
+NO_WEIGHTS_NOTE = "The authors released no weights for this variant."
 
 
 def cache_dir() -> Path:
@@ -30,6 +33,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def cached_file_name(url: str) -> str:
+    """A cache file name unique to ``url``: a hash of the whole URL, then its last non-empty path segment.
+
+    Hosts such as cloud.tsinghua.edu.cn serve every file as ``/f/<id>/?dl=1``, whose basename is empty
+    and whose query selects the file, so the name alone cannot tell two downloads apart.
+    """
+    segments = [s for s in urllib.parse.urlparse(url).path.split("/") if s]
+    digest = hashlib.sha256(url.encode()).hexdigest()[:10]
+    return f"{digest}-{segments[-1] if segments else 'checkpoint'}"
+
+
 def download_url(url: str, sha256: str | None = None, directory: Path | None = None, retries: int = 2) -> Path:
     """Download ``url`` into the cache once; verify ``sha256`` when it is known.
 
@@ -38,7 +52,7 @@ def download_url(url: str, sha256: str | None = None, directory: Path | None = N
     """
     directory = Path(directory or cache_dir())
     directory.mkdir(parents=True, exist_ok=True)
-    name = os.path.basename(urllib.parse.urlparse(url).path) or "checkpoint"
+    name = cached_file_name(url)
     target = directory / name
     if target.is_file() and (sha256 is None or _sha256(target) == sha256):
         return target
@@ -75,8 +89,14 @@ def download_url(url: str, sha256: str | None = None, directory: Path | None = N
 
 
 def manual_download_message(model_name: str, cfg: Mapping[str, Any]) -> str:
-    where = cfg.get("origin_url") or "the authors' repository"
     notes = " ".join(cfg.get("notes") or ())
+    if NO_WEIGHTS_NOTE in notes:
+        return (
+            f"{model_name}: the authors released no pretrained weights for this variant. Create it with "
+            f"pretrained=False to train it, or load your own checkpoint with timm.create_model({model_name!r}, "
+            "pretrained=True, pretrained_cfg_overlay=dict(file='/path/to/checkpoint.pth'))"
+        )
+    where = cfg.get("origin_url") or "the authors' repository"
     return (
         f"{model_name}: the authors publish these weights only behind a manual download page ({where}). "
         f"{notes} Download the file, then load it with timm.create_model({model_name!r}, pretrained=True, "

@@ -1,7 +1,8 @@
 """Shifted-window attention pieces (Swin and the families built on its windows).
 
 Shapes: feature maps are channels-last (B, H, W, C); windows are (B * num_windows, window**2, C)
-in row-major window order, tokens row-major inside a window, as the Swin authors lay them out.
+in row-major window order, tokens row-major inside a window, as the Swin authors lay them out
+(rectangular windows, e.g. CSWin's stripes, in the same order).
 """
 from __future__ import annotations
 
@@ -26,17 +27,19 @@ __all__ = [
 SHIFT_MASK_VALUE = -100.0
 
 
-def window_partition(x: torch.Tensor, window: int) -> torch.Tensor:
-    """(B, H, W, C) with H, W multiples of ``window`` -> (B * nW, window * window, C)."""
+def window_partition(x: torch.Tensor, window: int | tuple[int, int]) -> torch.Tensor:
+    """(B, H, W, C) with H, W multiples of ``window`` (a side, or (height, width)) -> (B * nW, wh * ww, C)."""
     B, H, W, C = x.shape
-    x = x.view(B, H // window, window, W // window, window, C)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window * window, C)
+    wh, ww = (window, window) if isinstance(window, int) else window
+    x = x.view(B, H // wh, wh, W // ww, ww, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, wh * ww, C)
 
 
-def window_reverse(windows: torch.Tensor, window: int, H: int, W: int) -> torch.Tensor:
-    """Inverse of :func:`window_partition`: (B * nW, window * window, C) -> (B, H, W, C)."""
+def window_reverse(windows: torch.Tensor, window: int | tuple[int, int], H: int, W: int) -> torch.Tensor:
+    """Inverse of :func:`window_partition`: (B * nW, wh * ww, C) -> (B, H, W, C)."""
     C = windows.shape[-1]
-    x = windows.view(-1, H // window, W // window, window, window, C)
+    wh, ww = (window, window) if isinstance(window, int) else window
+    x = windows.view(-1, H // wh, W // ww, wh, ww, C)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, H, W, C)
 
 

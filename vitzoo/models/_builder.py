@@ -53,15 +53,19 @@ def build_model(
     variant: str,
     pretrained: bool,
     checkpoint_filter_fn: FilterFn,
-    feature_cfg: dict | None = None,
+    default_out_indices: int | tuple[int, ...] = (0, 1, 2, 3),
     **kwargs: Any,
 ) -> nn.Module:
     """Build ``variant``; with ``pretrained=True`` load its weights through ``checkpoint_filter_fn``.
+
+    ``features_only=True`` returns the maps of ``forward_intermediates`` at ``out_indices`` (a kwarg,
+    else ``default_out_indices``).
 
     The weights come from ``pretrained_cfg_overlay=dict(file=PATH)`` when given, else from the
     pretrained cfg's URL or Hugging Face Hub file.  Models whose weights have no direct link raise
     an error that says where to download them and how to pass the file.
     """
+    feature_cfg = dict(feature_cls="getter", out_indices=kwargs.pop("out_indices", default_out_indices))
     if pretrained:
         cfg = resolve_pretrained_cfg(
             variant,

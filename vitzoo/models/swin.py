@@ -16,20 +16,20 @@ authors' layout (merging at the end of stages 0-2, ``head``) and accepts timm's 
 from __future__ import annotations
 
 import re
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import ClassifierHead, DropPath, Mlp, calculate_drop_path_rates, resize_rel_pos_bias_table, trunc_normal_
 from timm.models import generate_default_cfgs, register_model
-from timm.models._features import feature_take_indices
-from torch.utils.checkpoint import checkpoint
 
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
+from ..layers.checkpointing import run_blocks
 from ..layers.window import WindowAttention, effective_window, shifted_window_mask, window_partition, window_reverse
 from ._builder import build_model
+from ._staged import StagedBackboneMixin
 
 __all__ = ["SwinTransformer", "checkpoint_filter_fn"]
 
@@ -146,16 +146,13 @@ class SwinStage(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.downsample(x)
-        for block in self.blocks:
-            if self.grad_checkpointing and torch.is_grad_enabled():
-                x = checkpoint(block, x, use_reentrant=False)
-            else:
-                x = block(x)
-        return x
+        return run_blocks(self.blocks, x, grad_checkpointing=self.grad_checkpointing)
 
 
-class SwinTransformer(nn.Module):
+class SwinTransformer(StagedBackboneMixin, nn.Module):
     """Swin Transformer v1 (hierarchical, shifted windows); features are channels-last internally."""
+
+    stages_attr = "layers"
 
     def __init__(
         self,
@@ -239,11 +236,6 @@ class SwinTransformer(nn.Module):
         )
 
     @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.layers:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
     def get_classifier(self) -> nn.Module:
         return self.head.fc
 
@@ -251,55 +243,9 @@ class SwinTransformer(nn.Module):
         self.num_classes = num_classes
         self.head.reset(num_classes, pool_type=global_pool)
 
-    def _check_input(self, x: torch.Tensor) -> None:
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
         check_image_input(x, self.in_chans, self.patch_size, type(self).__name__)
-
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: Optional[Union[int, List[int]]] = None,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
-        """Stage outputs (before the next stage's patch merging) as NCHW maps at strides 4, 8, 16, 32.
-
-        ``norm`` applies the final norm to the last stage's map (the only one it is sized for).
-        """
-        if output_fmt not in ("NCHW", "NHWC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
-        self._check_input(x)
-        take_indices, max_index = feature_take_indices(len(self.layers), indices)
-        stages = self.layers[: max_index + 1] if stop_early else self.layers
-        intermediates = []
-        x = self.patch_embed(x)
-        last = len(self.layers) - 1
-        for i, stage in enumerate(stages):
-            x = stage(x)
-            if i in take_indices:
-                feat = self.norm(x) if norm and i == last else x
-                intermediates.append(feat.permute(0, 3, 1, 2).contiguous() if output_fmt == "NCHW" else feat)
-        if intermediates_only:
-            return intermediates
-        if len(stages) == len(self.layers):
-            x = self.norm(x)
-        return x, intermediates
-
-    def prune_intermediate_layers(
-        self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.layers), indices)
-        self.layers = self.layers[: max_index + 1]
-        if prune_norm or max_index < len(self.feature_info) - 1:
-            self.norm = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0, "")
-        return take_indices
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
-        return self.norm(self.layers(self.patch_embed(x)))
+        return self.patch_embed(x)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         return self.head(x, pre_logits=True) if pre_logits else self.head(x)
@@ -334,15 +280,8 @@ def checkpoint_filter_fn(state_dict, model: SwinTransformer) -> dict:
 
 
 def _create_swin(variant: str, pretrained: bool = False, **kwargs) -> SwinTransformer:
-    out_indices = kwargs.pop("out_indices", tuple(range(len(kwargs.get("depths", (2, 2, 6, 2))))))
-    return build_model(
-        SwinTransformer,
-        variant,
-        pretrained,
-        checkpoint_filter_fn,
-        feature_cfg=dict(feature_cls="getter", out_indices=out_indices),
-        **kwargs,
-    )
+    num_stages = len(kwargs.get("depths", (2, 2, 6, 2)))
+    return build_model(SwinTransformer, variant, pretrained, checkpoint_filter_fn, tuple(range(num_stages)), **kwargs)
 
 
 _RELEASE = "https://github.com/SwinTransformer/storage/releases/download"

@@ -697,11 +697,7 @@ def checkpoint_filter_fn(state_dict, model: nn.Module) -> dict:
 
 
 def _create(model_cls, variant: str, pretrained: bool, default_out_indices, **kwargs):
-    out_indices = kwargs.pop("out_indices", default_out_indices)
-    return build_model(
-        model_cls, variant, pretrained, checkpoint_filter_fn,
-        feature_cfg=dict(feature_cls="getter", out_indices=out_indices), **kwargs,
-    )
+    return build_model(model_cls, variant, pretrained, checkpoint_filter_fn, default_out_indices, **kwargs)
 
 
 _ORIGIN = "https://github.com/huawei-noah/Efficient-AI-Backbones/tree/master/tnt_pytorch"
