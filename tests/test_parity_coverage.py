@@ -7,6 +7,7 @@ from parity_utils import fixture_families, parity_available
 COVERED_FAMILIES = {
     "swin": "test_swin.py",
     "tnt": "test_tnt.py",
+    "hornet": "test_hornet.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []
