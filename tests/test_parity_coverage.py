@@ -8,6 +8,7 @@ COVERED_FAMILIES = {
     "swin": "test_swin.py",
     "tnt": "test_tnt.py",
     "hornet": "test_hornet.py",
+    "rmt": "test_rmt.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []

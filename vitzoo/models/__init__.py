@@ -2,6 +2,7 @@
 from . import swin
 from . import tnt
 from . import hornet
+from . import rmt
 from ._builder import build_model
 
 __all__ = ["build_model"]
