@@ -9,6 +9,7 @@ COVERED_FAMILIES = {
     "tnt": "test_tnt.py",
     "hornet": "test_hornet.py",
     "rmt": "test_rmt.py",
+    "slab": "test_slab.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []

@@ -3,6 +3,10 @@ from . import swin
 from . import tnt
 from . import hornet
 from . import rmt
+from . import slab_deit
+from . import slab_pvt
+from . import slab_swin
+from . import slab_cswin
 from ._builder import build_model
 
 __all__ = ["build_model"]
