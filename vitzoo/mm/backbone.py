@@ -32,8 +32,7 @@ DENSE_OUTPUT_NORM_EPS = {
 
 
 def _create_timm_model(model_name: str, pretrained, drop_path_rate, model_kwargs: dict) -> nn.Module:
-    import vitzoo  # noqa: F401  (registers the vitzoo models)
-
+    # the vitzoo models are registered: importing vitzoo.mm imported vitzoo first
     if not timm.is_model(model_name):
         close = difflib.get_close_matches(model_name, timm.list_models(), n=5, cutoff=0.6)
         raise ValueError(
