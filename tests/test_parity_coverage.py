@@ -10,6 +10,7 @@ COVERED_FAMILIES = {
     "hornet": "test_hornet.py",
     "rmt": "test_rmt.py",
     "slab": "test_slab.py",
+    "soft": "test_soft.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []
