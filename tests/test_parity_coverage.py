@@ -11,6 +11,7 @@ COVERED_FAMILIES = {
     "rmt": "test_rmt.py",
     "slab": "test_slab.py",
     "soft": "test_soft.py",
+    "sret": "test_sret.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []

@@ -8,6 +8,7 @@ from . import slab_pvt
 from . import slab_swin
 from . import slab_cswin
 from . import soft
+from . import sret
 from ._builder import build_model
 
 __all__ = ["build_model"]
