@@ -12,6 +12,7 @@ COVERED_FAMILIES = {
     "slab": "test_slab.py",
     "soft": "test_soft.py",
     "sret": "test_sret.py",
+    "vit_resnas": "test_vit_resnas.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []
