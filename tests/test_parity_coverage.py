@@ -13,6 +13,7 @@ COVERED_FAMILIES = {
     "soft": "test_soft.py",
     "sret": "test_sret.py",
     "vit_resnas": "test_vit_resnas.py",
+    "sparseformer": "test_sparseformer.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []

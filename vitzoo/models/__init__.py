@@ -10,6 +10,7 @@ from . import slab_cswin
 from . import soft
 from . import sret
 from . import vit_resnas
+from . import sparseformer
 from ._builder import build_model
 
 __all__ = ["build_model"]
