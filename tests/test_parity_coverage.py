@@ -14,6 +14,7 @@ COVERED_FAMILIES = {
     "sret": "test_sret.py",
     "vit_resnas": "test_vit_resnas.py",
     "sparseformer": "test_sparseformer.py",
+    "dvt": "test_dvt.py",
 }
 
 FAMILIES = sorted(fixture_families()) if parity_available() else []

@@ -11,6 +11,7 @@ from . import soft
 from . import sret
 from . import vit_resnas
 from . import sparseformer
+from . import dvt
 from ._builder import build_model
 
 __all__ = ["build_model"]
