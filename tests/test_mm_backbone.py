@@ -102,6 +102,7 @@ def test_pretrained_file_loads_through_the_checkpoint_filter(tmp_path):
     "cfg, error, match",
     [
         (dict(model_name="slab_pvt_v2_b9"), ValueError, "unknown model_name 'slab_pvt_v2_b9'; did you mean"),
+        (dict(model_name=None), ValueError, "set model.backbone.model_name in the config"),
         (dict(model_name=SMALL, out_indices=(1, 4)), ValueError, r"stage numbers in 0\.\.3"),
         (dict(model_name=SMALL, out_indices=(2, 1)), ValueError, "increasing"),
         (dict(model_name=SMALL, frozen_stages=4), ValueError, r"frozen_stages=4 must be in -1\.\.3"),

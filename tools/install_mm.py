@@ -30,9 +30,11 @@ MMCV_VERSION = "2.1.0"
 MMCV_SDIST_SHA256 = "d387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f"
 MMENGINE = "mmengine==0.10.7"
 MM_PACKAGES = ("mmsegmentation==1.2.2", "mmdet==3.3.0")
-# mmseg 1.2.2 imports these at `import mmseg.models` (its text tokenizer) without declaring them
-MM_UNDECLARED_DEPENDENCIES = ("ftfy", "regex")
-# mmcv's setup.py imports pkg_resources, which setuptools dropped in 81; only the build gets this old setuptools.
+# Used without being declared: mmseg 1.2.2 imports ftfy and regex at `import mmseg.models` (its text
+# tokenizer); mmengine imports pkg_resources, which setuptools dropped in 81, to resolve the package-scoped
+# base configs (`mmseg::_base_/...`) that vitzoo's configs build on.
+MM_UNDECLARED_DEPENDENCIES = ("ftfy", "regex", "setuptools<81")
+# mmcv's setup.py imports pkg_resources too; the isolated build gets its own old setuptools.
 BUILD_REQUIREMENTS = ("setuptools<80", "wheel", "ninja", "psutil")
 # the C++ standard flags mmcv 2.1.0 hard-codes; without them torch.utils.cpp_extension adds the one torch needs
 PINNED_STD = re.compile(r"""['"][-/]std[=:]c\+\+1[47]['"]""")

@@ -28,11 +28,18 @@ DENSE_OUTPUT_NORM_EPS = {
     "vitzoo.models.swin": 1e-5,
     "vitzoo.models.hornet": 1e-6,
     "vitzoo.models.rmt": 1e-5,
+    "vitzoo.models.slab_swin": 1e-5,  # SLAB detection code: norm{i} LayerNorms like Swin
+    "vitzoo.models.slab_cswin": 1e-5,  # CSWin segmentation code: norm1..norm4 LayerNorms
 }
 
 
 def _create_timm_model(model_name: str, pretrained, drop_path_rate, model_kwargs: dict) -> nn.Module:
     # the vitzoo models are registered: importing vitzoo.mm imported vitzoo first
+    if not isinstance(model_name, str) or not model_name:
+        raise ValueError(
+            f"VitzooBackbone: model_name must be a timm / vitzoo model name, got {model_name!r}; set "
+            "model.backbone.model_name in the config (the _base_ model files leave it for the family config)"
+        )
     if not timm.is_model(model_name):
         close = difflib.get_close_matches(model_name, timm.list_models(), n=5, cutoff=0.6)
         raise ValueError(

@@ -1,0 +1,16 @@
+# RetinaNet with FPN over any vitzoo backbone (COCO, 80 classes): FPN from stage 1 with extra
+# levels computed from its input, as in the RMT and PVT papers' RetinaNet configs.
+# A family config sets backbone.model_name, drop_path_rate and neck.in_channels (all four stages).
+_base_ = ["mmdet::_base_/models/retinanet_r50_fpn.py"]
+custom_imports = dict(imports=["vitzoo.mm"], allow_failed_imports=False)
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type="VitzooBackbone",
+        model_name=None,
+        pretrained=True,
+        out_indices=(0, 1, 2, 3),
+        drop_path_rate=0.1,
+    ),
+    neck=dict(start_level=1, add_extra_convs="on_input"),
+)

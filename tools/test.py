@@ -1,0 +1,51 @@
+"""Evaluate a trained MMSegmentation / MMDetection checkpoint (mmengine Runner): prints mIoU / COCO mAP.
+
+    python tools/test.py CONFIG CHECKPOINT
+    python tools/test.py CONFIG CHECKPOINT --work-dir work_dirs/eval --cfg-options test_dataloader.batch_size=2
+    torchrun --nproc-per-node 8 tools/test.py CONFIG CHECKPOINT --launcher pytorch
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+
+from vitzoo.mm.launch import add_common_arguments, load_config
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config", help="config file")
+    parser.add_argument("checkpoint", help="checkpoint file (a tools/train.py checkpoint)")
+    parser.add_argument("--out", help="also write the metrics as JSON to this file")
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    if "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f"checkpoint {args.checkpoint!r} does not exist")
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    # the weights come from the checkpoint: do not fetch the backbone's pretrained weights first
+    if "backbone" in cfg.model and "pretrained" in cfg.model.backbone:
+        cfg.model.backbone.pretrained = False
+
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    runner = Runner.from_cfg(cfg) if "runner_type" not in cfg else RUNNERS.build(cfg)
+    metrics = runner.test()
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
