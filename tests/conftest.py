@@ -5,6 +5,11 @@ from pathlib import Path
 import pytest
 import torch
 
+# Triton kernels run under Triton's CPU interpreter (exact, slow) when no GPU is present; the variable must
+# be set before any kernel module is imported.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 TESTS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS_DIR))
 

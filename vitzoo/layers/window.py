@@ -6,20 +6,18 @@ in row-major window order, tokens row-major inside a window, as the Swin authors
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from timm.layers import trunc_normal_
 
 __all__ = [
     "window_partition",
     "window_reverse",
     "relative_position_index",
+    "table_window",
     "shifted_window_mask",
     "effective_window",
-    "WindowAttention",
 ]
 
 # The Swin authors mark cross-region pairs with -100 rather than -inf: exp(-100) underflows to 0 in
@@ -55,6 +53,14 @@ def relative_position_index(window: int, table_window: int) -> torch.Tensor:
     return rel[0] * (2 * table_window - 1) + rel[1]
 
 
+def table_window(bias_table: torch.Tensor) -> int:
+    """Window side that a ((2 * side - 1) ** 2, heads) relative position bias table was made for."""
+    side = (math.isqrt(bias_table.shape[0]) + 1) // 2
+    if bias_table.dim() != 2 or (2 * side - 1) ** 2 != bias_table.shape[0]:
+        raise ValueError(f"relative position bias table of shape {tuple(bias_table.shape)} is not ((2w-1)**2, heads)")
+    return side
+
+
 @lru_cache(maxsize=64)
 def _shifted_window_mask_cpu(H: int, W: int, window: int, shift: int) -> torch.Tensor:
     def regions(n: int) -> torch.Tensor:
@@ -84,57 +90,3 @@ def effective_window(H: int, W: int, window: int, shift: int) -> tuple[int, int]
     if min(H, W) <= window:
         return min(H, W), 0
     return window, shift
-
-
-class WindowAttention(nn.Module):
-    """Multi-head self-attention inside windows with a learned relative position bias.
-
-    The bias table is sized for ``window_size``; a smaller runtime window uses its centre.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        window_size: int,
-        qkv_bias: bool = True,
-        attn_drop: float = 0.0,
-        proj_drop: float = 0.0,
-    ):
-        super().__init__()
-        if dim % num_heads:
-            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
-        self.dim = dim
-        self.num_heads = num_heads
-        self.window_size = window_size
-        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
-        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
-        self.attn_drop = attn_drop
-        self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(proj_drop)
-        trunc_normal_(self.relative_position_bias_table, std=0.02)
-
-    def relative_position_bias(self, window: int) -> torch.Tensor:
-        """(heads, window**2, window**2) bias for a window of side ``window``."""
-        index = relative_position_index(window, self.window_size).to(self.relative_position_bias_table.device)
-        N = window * window
-        return self.relative_position_bias_table[index.view(-1)].view(N, N, -1).permute(2, 0, 1)
-
-    def forward(self, x: torch.Tensor, window: int, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B * nW, N, C) windows; mask: (nW, N, N) additive shift mask or None."""
-        B_, N, C = x.shape
-        q, k, v = self.qkv(x).view(B_, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4).unbind(0)
-        bias = self.relative_position_bias(window).to(q.dtype)
-        if mask is not None:
-            # (B * nW, heads, N, N): SDPA's fused CPU/GPU kernels take 4-D masks (a 5-D broadcast is ~3x slower)
-            num_windows = mask.shape[0]
-            bias = bias.unsqueeze(0) + mask.unsqueeze(1).to(q.dtype)
-            bias = bias.unsqueeze(0).expand(B_ // num_windows, -1, -1, -1, -1).reshape(B_, self.num_heads, N, N)
-        x = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias, dropout_p=self.attn_drop if self.training else 0.0
-        )
-        x = x.transpose(1, 2).reshape(B_, N, C)
-        return self.proj_drop(self.proj(x))
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}, window_size={self.window_size}, num_heads={self.num_heads}"

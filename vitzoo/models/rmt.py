@@ -10,7 +10,8 @@ pass along H with 1-D decay masks; the last stage(s) attend over the whole map w
 Differences from the authors' classification code, none of which change its outputs beyond float32 rounding:
 * The decay masks and rotary angles come from the actual map size (any input size runs) and are cached
   per (H, W, device, dtype); their ``angle`` / ``decay`` buffers are recomputed, not stored.
-* The attention math is ``vitzoo.layers.decay_attention`` (torch SDPA with the mask as additive bias).
+* The attention is ``vitzoo.ops.decay_attention`` / ``axial_decay_attention``: torch SDPA with the cached
+  mask as additive bias, or a fused Triton kernel that computes the decay from token indices.
 * The state dict follows timm: stride-2 downsampling at the start of stages 1-3 (the authors' is at the
   end of stages 0-2), the classification head (projection, BatchNorm, Swish, pool, classifier) in
   ``head``; ``checkpoint_filter_fn`` converts the authors' layout.
@@ -38,7 +39,7 @@ from timm.models import generate_default_cfgs, register_model
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
-from ..layers.decay_attention import decay_masked_attention, decomposed_decay_attention
+from ..ops import axial_decay_attention, decay_attention, decay_mask
 from ._builder import build_model
 from ._staged import StagedBackboneMixin
 
@@ -46,10 +47,11 @@ __all__ = ["RMT", "checkpoint_filter_fn"]
 
 
 class GridDecay(NamedTuple):
-    """Rotary tables and decay masks of one stage at one map size."""
+    """Rotary tables, per-head decay and decay masks of one stage at one map size."""
 
     sin: torch.Tensor  # (H, W, 1, head_dim): broadcast over heads of (B, H, W, heads, head_dim)
     cos: torch.Tensor
+    decay: torch.Tensor  # (n,): what fused kernels read instead of the masks
     masks: Tuple[torch.Tensor, ...]  # (mask_h (n, H, H), mask_w (n, W, W)) if decomposed, else (mask (n, HW, HW),)
 
 
@@ -83,26 +85,19 @@ class ManhattanRelPos(nn.Module):
             self.decay.copy_(decay)
         self._cache.clear()
 
-    @staticmethod
-    def _distance_decay(positions: torch.Tensor, decay: torch.Tensor) -> torch.Tensor:
-        """(n, L, L) decay: per-head rate times the L1 distance between positions (L, dims)."""
-        distance = (positions[:, None, :] - positions[None, :, :]).abs().sum(-1)
-        return distance * decay[:, None, None]
-
     def _compute(self, H: int, W: int) -> GridDecay:
         # float32 at least: the phases of a large map (index up to H * W) are meaningless in half precision.
         dtype = torch.promote_types(self.decay.dtype, torch.float32)
-        decay, angle = self.decay.to(dtype), self.angle.to(dtype)
-        index = torch.arange(H * W).to(decay)  # row-major token index h * W + w
+        angle = self.angle.to(dtype)
+        index = torch.arange(H * W).to(angle)  # row-major token index h * W + w
         phase = index[:, None] * angle[None, :]
         sin = phase.sin().reshape(H, W, 1, -1)
         cos = phase.cos().reshape(H, W, 1, -1)
         if self.decomposed:
-            masks = tuple(self._distance_decay(torch.arange(n).to(decay)[:, None], decay) for n in (H, W))
+            masks = (decay_mask(self.decay, H, 1), decay_mask(self.decay, 1, W))
         else:
-            rows, cols = torch.meshgrid(torch.arange(H).to(decay), torch.arange(W).to(decay), indexing="ij")
-            masks = (self._distance_decay(torch.stack((rows, cols), -1).reshape(H * W, 2), decay),)
-        return GridDecay(*(t.to(self.decay.dtype) for t in (sin, cos)), tuple(m.to(self.decay.dtype) for m in masks))
+            masks = (decay_mask(self.decay, H, W),)
+        return GridDecay(*(t.to(self.decay.dtype) for t in (sin, cos)), self.decay, masks)
 
     def forward(self, H: int, W: int) -> GridDecay:
         key = (H, W, self.decay.device, self.decay.dtype)
@@ -151,11 +146,11 @@ class ManhattanSelfAttention(nn.Module):
         k = apply_rot_embed((self.k(x) * self.scale).view(heads), rel_pos.sin, rel_pos.cos)
         v = v.view(heads)
         if self.decomposed:
-            x = decomposed_decay_attention(q, k, v, *rel_pos.masks)
+            x = axial_decay_attention(q, k, v, rel_pos.decay, rel_pos.masks)
         else:
             tokens = (B, H * W, self.num_heads, self.head_dim)
             q, k, v = (t.reshape(tokens).transpose(1, 2) for t in (q, k, v))
-            x = decay_masked_attention(q, k, v, rel_pos.masks[0]).transpose(1, 2)
+            x = decay_attention(q, k, v, rel_pos.decay, (H, W), rel_pos.masks[0]).transpose(1, 2)
         return self.proj(x.reshape(B, H, W, C) + lce)
 
 

@@ -7,7 +7,8 @@ Differences from the authors' classification code, none of which change its outp
   window multiple (the authors' detection backbone does the same), patch merging pads odd sides.
 * Window and shift are decided from the actual stage size with the authors' rule (min(H, W) <=
   window -> one window of min(H, W), no shift), not fixed at construction.
-* The shift mask and relative position index are computed, not stored.
+* The shift mask and relative position index are computed, not stored; the whole shifted-window
+  attention is one op, :func:`vitzoo.ops.window_attention` (torch reference or fused Triton kernel).
 
 timm owns the ``swin_*`` names, so every model here is ``vz_swin_*``.  The state dict layout is
 timm's (patch merging at the start of stages 1-3, ``head.fc``); ``checkpoint_filter_fn`` converts the
@@ -27,7 +28,8 @@ from timm.models import generate_default_cfgs, register_model
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
-from ..layers.window import WindowAttention, effective_window, shifted_window_mask, window_partition, window_reverse
+from ..layers.window import effective_window
+from ..ops import window_attention
 from ._builder import build_model
 from ._staged import StagedBackboneMixin
 
@@ -67,6 +69,49 @@ class PatchMerging(nn.Module):
         return self.reduction(self.norm(x))
 
 
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside (shifted) windows of a channels-last map, with a learned relative
+    position bias; the bias table is sized for ``window_size``, a smaller runtime window uses its centre."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: int,
+        qkv_bias: bool = True,
+        attn_drop: float = 0.0,
+        proj_drop: float = 0.0,
+    ):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        self.dim = dim
+        self.num_heads = num_heads
+        self.window_size = window_size
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        trunc_normal_(self.relative_position_bias_table, std=0.02)
+
+    def forward(self, x: torch.Tensor, window: int, shift: int) -> torch.Tensor:
+        """(B, H, W, C) map of any size -> (B, H, W, C); the map is zero-padded to window multiples before qkv."""
+        x = window_attention(
+            self.qkv(x),
+            self.relative_position_bias_table,
+            self.num_heads,
+            window,
+            shift,
+            pad_qkv=self.qkv.bias,  # the projection of a zero pad token
+            dropout_p=self.attn_drop if self.training else 0.0,
+        )
+        return self.proj_drop(self.proj(x))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, window_size={self.window_size}, num_heads={self.num_heads}"
+
+
 class SwinBlock(nn.Module):
     """Pre-norm block: (shifted) window attention, then MLP; channels-last in and out."""
 
@@ -97,18 +142,8 @@ class SwinBlock(nn.Module):
         self.drop_path2 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
 
     def _attend(self, x: torch.Tensor) -> torch.Tensor:
-        B, H, W, C = x.shape
-        window, shift = effective_window(H, W, self.window_size, self.shift_size)
-        x = F.pad(x, (0, 0, 0, (-W) % window, 0, (-H) % window))
-        Hp, Wp = x.shape[1:3]
-        mask = None
-        if shift:
-            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
-            mask = shifted_window_mask(Hp, Wp, window, shift, x.device)
-        x = window_reverse(self.attn(window_partition(x, window), window, mask), window, Hp, Wp)
-        if shift:
-            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
-        return x[:, :H, :W]
+        window, shift = effective_window(x.shape[1], x.shape[2], self.window_size, self.shift_size)
+        return self.attn(x, window, shift)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop_path1(self._attend(self.norm1(x)))

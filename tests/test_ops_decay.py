@@ -1,0 +1,193 @@
+"""Decay-masked attention ops: the Triton kernels (CPU interpreter here) against the torch reference."""
+import sys
+import warnings
+
+import pytest
+import torch
+
+from parity_utils import load_via_user_path
+from vitzoo.ops import _dispatch, attention_backend, axial_decay_attention, decay_attention, decay_mask
+
+# float16 kernels accumulate in fp32 like torch's reference, but round P and dS to fp16 before the products
+# (as FlashAttention does): compare both to fp32 math with fp16-sized tolerances.
+TOLERANCES = {torch.float32: dict(rtol=1e-5, atol=1e-5), torch.float16: dict(rtol=1e-2, atol=1e-2)}
+# rmt_t fixture: feature tolerance of test_rmt (the fixtures were recorded on another CPU).
+FEATURE_ATOL = 1e-3
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings(monkeypatch):
+    """Each test sees the dispatcher's once-per-reason warnings anew."""
+    monkeypatch.setattr(_dispatch, "_WARNED", set())
+
+
+def _decay(heads):
+    return torch.log(1 - 2 ** (-2 - 4 * torch.arange(heads) / heads))  # RMT's rates, all negative
+
+
+def _inputs(shape_qk, shape_v, dtype):
+    return [torch.randn(s).to(dtype).requires_grad_() for s in (shape_qk, shape_qk, shape_v)]
+
+
+def _outputs_and_grads(op, inputs, *args, backend, upcast=False):
+    """Output and input gradients of ``op`` under ``backend`` (fp32 math on the same values with ``upcast``)."""
+    leaves = [t.detach().float().requires_grad_() if upcast else t for t in inputs]
+    with attention_backend(backend), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fallback would compare the reference with itself
+        out = op(*leaves, *args)
+    grad_out = torch.linspace(-1, 1, out.numel()).reshape(out.shape).to(out.dtype)
+    return (out, *torch.autograd.grad(out, leaves, grad_out))
+
+
+def _assert_all_close(actual, expected, dtype):
+    for name, a, e in zip(("output", "dq", "dk", "dv"), actual, expected):
+        torch.testing.assert_close(a.float(), e.float(), **TOLERANCES[dtype], msg=lambda m: f"{name}: {m}")
+
+
+def test_decay_mask_is_manhattan():
+    decay = _decay(2)
+    mask = decay_mask(decay, 3, 4)
+    for i in range(12):
+        for j in range(12):
+            distance = abs(i // 4 - j // 4) + abs(i % 4 - j % 4)
+            torch.testing.assert_close(mask[:, i, j], distance * decay, rtol=0, atol=0)
+    column = torch.arange(5.0)
+    torch.testing.assert_close(decay_mask(decay, 5, 1), (column[:, None] - column).abs() * decay[:, None, None])
+    assert decay_mask(decay.half(), 2, 3).dtype == torch.float16
+
+
+# (H, W): several key blocks and a partial one (the interpreter's blocks hold 32 tokens), one row, one
+# column, one token.  Head dims 16 and 24: the second is padded to 32 inside the kernels.
+@pytest.mark.parametrize("grid", [(5, 7), (1, 9), (3, 1), (1, 1)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_decay_attention_matches_reference(grid, dtype):
+    heads, L = 2, grid[0] * grid[1]
+    inputs = _inputs((2, heads, L, 16), (2, heads, L, 24), dtype)
+    args = (_decay(heads), grid)
+    expected = _outputs_and_grads(decay_attention, inputs, *args, backend="torch", upcast=dtype != torch.float32)
+    _assert_all_close(_outputs_and_grads(decay_attention, inputs, *args, backend="triton"), expected, dtype)
+
+
+def test_cached_mask_is_what_torch_uses():
+    q, k, v = _inputs((1, 2, 6, 16), (1, 2, 6, 16), torch.float32)
+    decay = _decay(2)
+    built = decay_attention(q, k, v, decay, (2, 3))
+    torch.testing.assert_close(decay_attention(q, k, v, decay, (2, 3), decay_mask(decay, 2, 3)), built)
+
+
+# W = 33: the W pass has two key blocks, the second with one token; H = 3 and W = 2: short odd passes.
+@pytest.mark.parametrize("grid", [(3, 33), (4, 2)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_axial_decay_attention_matches_reference(grid, dtype):
+    heads = 2
+    inputs = _inputs((1, *grid, heads, 16), (1, *grid, heads, 16), dtype)
+    args = (_decay(heads),)
+    expected = _outputs_and_grads(axial_decay_attention, inputs, *args, backend="torch", upcast=dtype != torch.float32)
+    _assert_all_close(_outputs_and_grads(axial_decay_attention, inputs, *args, backend="triton"), expected, dtype)
+
+
+def test_axial_is_w_then_h_with_1d_masks():
+    decay = _decay(2)
+    q, k, v = _inputs((1, 3, 4, 2, 16), (1, 3, 4, 2, 16), torch.float32)
+    expected = axial_decay_attention(q, k, v, decay, (decay_mask(decay, 3, 1), decay_mask(decay, 1, 4)))
+    with attention_backend("triton"):
+        torch.testing.assert_close(axial_decay_attention(q, k, v, decay), expected)
+
+
+def test_broadcast_gradient_of_a_sum():
+    """``out.sum().backward()`` hands the kernels a zero-stride gradient."""
+    decay = _decay(1)
+    q, k, v = _inputs((1, 2, 3, 1, 16), (1, 2, 3, 1, 16), torch.float32)
+    with attention_backend("triton"):
+        axial_decay_attention(q, k, v, decay).sum().backward()
+    grads = [t.grad for t in (q, k, v)]
+    expected = torch.autograd.grad(axial_decay_attention(q, k, v, decay).sum(), (q, k, v))
+    for grad, ref in zip(grads, expected):
+        torch.testing.assert_close(grad, ref)
+
+
+def _args_4d(dtype=torch.float32):
+    return (*_inputs((1, 2, 6, 16), (1, 2, 6, 16), dtype), _decay(2), (2, 3))
+
+
+def test_cpu_default_is_torch_and_forced_triton_runs():
+    args = _args_4d()
+    assert _dispatch.resolve("decay_attention", "cpu", *args, None)[0] == "torch"
+    with attention_backend("triton"):
+        assert _dispatch.resolve("decay_attention", "cpu", *args, None)[0] == "triton"
+
+
+@pytest.mark.parametrize(
+    "breaks_triton, dtype, reason",
+    [
+        (lambda mp: mp.setattr("vitzoo.ops._triton_decay.INTERPRETED", False), torch.float32, "TRITON_INTERPRET=1"),
+        (lambda mp: None, torch.bfloat16, "bfloat16 is not supported on cpu"),
+    ],
+)
+def test_fallback_warns_once_with_reason(monkeypatch, breaks_triton, dtype, reason):
+    breaks_triton(monkeypatch)
+    args = _args_4d(dtype)
+    with attention_backend("triton"):
+        with pytest.warns(UserWarning, match=reason):
+            out = decay_attention(*args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            decay_attention(*args)  # same reason: no second warning
+    with attention_backend("torch"):
+        torch.testing.assert_close(out, decay_attention(*args))
+
+
+def test_fallback_when_triton_does_not_import(monkeypatch):
+    import vitzoo.ops
+
+    monkeypatch.delattr(vitzoo.ops, "_triton_decay")
+    monkeypatch.setitem(sys.modules, "vitzoo.ops._triton_decay", None)
+    with attention_backend("triton"), pytest.warns(UserWarning, match="triton does not import"):
+        decay_attention(*_args_4d())
+
+
+def test_fallback_for_learnable_decay():
+    q, k, v, decay, grid = _args_4d()
+    decay.requires_grad_()
+    with attention_backend("triton"), pytest.warns(UserWarning, match="no gradient for decay"):
+        decay_attention(q, k, v, decay, grid).sum().backward()
+    assert decay.grad is not None
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda a: {**a, "grid": (3, 3)}, r"expected \(1, 2, 9\)"),
+        (lambda a: {**a, "decay": a["decay"][:1]}, r"expected \(1, 1, 6\)"),
+        (lambda a: {**a, "decay": a["decay"][None]}, "decay must be a 1-D float tensor"),
+        (lambda a: {**a, "k": a["k"][..., :8]}, "q and k must have the same shape"),
+        (lambda a: {**a, "v": a["v"].double()}, "same float dtype"),
+    ],
+)
+def test_bad_input_raises(change, match):
+    q, k, v, decay, grid = _args_4d()
+    args = change(dict(q=q, k=k, v=v, decay=decay, grid=grid))
+    with pytest.raises(ValueError, match=match):
+        decay_attention(args["q"], args["k"], args["v"], args["decay"], args["grid"])
+
+
+def test_axial_bad_input_raises():
+    q, k, v = _inputs((1, 3, 4, 2, 16), (1, 3, 5, 2, 16), torch.float32)
+    with pytest.raises(ValueError, match="v has shape"):
+        axial_decay_attention(q, k, v, _decay(2))
+
+
+@pytest.mark.parametrize("stage", [1, 3])  # decomposed (28 x 28) and full (7 x 7) attention
+def test_rmt_t_fixture_stage_with_triton(stage, tmp_path):
+    """The authors' stage outputs with the Triton kernels forced (a whole forward under the interpreter
+    takes minutes): the stage's input is the fixture's previous feature map, first image only."""
+    model, fx = load_via_user_path("rmt_t", "rmt_t", tmp_path)
+    x = fx.features[str(stage - 1)][:1].permute(0, 2, 3, 1)
+    expected = fx.features[str(stage)][:1].permute(0, 2, 3, 1)
+    with torch.no_grad():
+        with attention_backend("triton"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = model.layers[stage](x)
+        reference = model.layers[stage](x)
+    torch.testing.assert_close(out, expected, rtol=fx.rtol, atol=FEATURE_ATOL)
+    torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-4)

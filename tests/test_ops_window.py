@@ -1,0 +1,154 @@
+"""window_attention: the Triton kernels (under TRITON_INTERPRET=1 on CPU) against the torch reference."""
+import re
+import warnings
+
+import pytest
+import torch
+
+from parity_utils import assert_fixture_close, load_via_user_path
+from vitzoo.ops import _dispatch, _triton_window, attention_backend, window_attention
+from vitzoo.ops._dispatch import resolve
+
+OP = "window_attention"
+
+
+def make_inputs(B, H, W, heads, head_dim, table_window, dtype=torch.float32, with_pad=True):
+    C = heads * head_dim
+    qkv = torch.randn(B, H, W, 3 * C).to(dtype).requires_grad_()
+    table = torch.randn((2 * table_window - 1) ** 2, heads, requires_grad=True)
+    pad = torch.randn(3 * C, requires_grad=True) if with_pad else None
+    return qkv, table, pad
+
+
+def run(backend, qkv, table, pad, heads, window, shift):
+    """Output and gradients (qkv, table, pad) of one backend for a fixed upstream gradient."""
+    with attention_backend(backend):
+        out = window_attention(qkv, table, heads, window, shift, pad_qkv=pad)
+    leaves = [t for t in (qkv, table, pad) if t is not None]
+    grads = torch.autograd.grad(out, leaves, torch.linspace(-1, 1, out.numel()).view_as(out).to(out.dtype),
+                                allow_unused=True, materialize_grads=True)
+    return [out, *grads]
+
+
+# (B, H, W, heads, head_dim, table window, window, shift): window multiples, odd sizes (pad tokens in
+# shifted windows), a runtime window smaller than the table's, window 12 with head dim 64.
+CASES = [
+    (1, 14, 14, 2, 16, 7, 7, 0),
+    (1, 14, 14, 2, 16, 7, 7, 3),
+    (2, 9, 11, 2, 16, 7, 7, 3),
+    (1, 9, 11, 1, 32, 7, 7, 0),
+    (1, 11, 6, 2, 16, 7, 6, 0),
+    (1, 10, 9, 1, 32, 7, 5, 2),
+    (1, 13, 25, 1, 64, 12, 12, 6),
+]
+
+
+@pytest.mark.parametrize("B, H, W, heads, head_dim, table_window, window, shift", CASES)
+def test_triton_matches_reference_fp32(B, H, W, heads, head_dim, table_window, window, shift):
+    qkv, table, pad = make_inputs(B, H, W, heads, head_dim, table_window)
+    expected = run("torch", qkv, table, pad, heads, window, shift)
+    actual = run("triton", qkv, table, pad, heads, window, shift)
+    for name, a, e in zip(("out", "d_qkv", "d_table", "d_pad"), actual, expected):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5, msg=lambda m: f"{name}: {m}")
+
+
+def test_triton_without_pad_qkv_uses_zero_pad_tokens():
+    qkv, table, _ = make_inputs(1, 9, 8, 2, 16, 7, with_pad=False)
+    for a, e in zip(run("triton", qkv, table, None, 2, 7, 3), run("torch", qkv, table, None, 2, 7, 3)):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
+
+
+def test_triton_fp16_matches_fp32_reference():
+    qkv, table, pad = make_inputs(1, 9, 11, 2, 16, 7, dtype=torch.float16)
+    actual = run("triton", qkv, table, pad, 2, 7, 3)
+    qkv32 = qkv.detach().float().requires_grad_()
+    expected = run("torch", qkv32, table, pad, 2, 7, 3)
+    assert actual[0].dtype == actual[1].dtype == torch.float16
+    for a, e in zip(actual, expected):
+        torch.testing.assert_close(a.float(), e, rtol=2e-2, atol=2e-2)
+
+
+def test_default_backend_on_cpu_is_torch_and_forcing_selects_triton(monkeypatch):
+    qkv, table, pad = make_inputs(1, 7, 7, 1, 16, 7)
+    args = (qkv, table, 1, 7, 0, pad, 0.0)
+    assert resolve(OP, "cpu", *args)[0] == "torch"
+    with attention_backend("triton"):
+        assert resolve(OP, "cpu", *args)[0] == "triton"
+    monkeypatch.setenv("VITZOO_ATTENTION", "triton")
+    assert resolve(OP, "cpu", *args)[0] == "triton"
+    with attention_backend("torch"):  # the context manager wins over the variable
+        assert resolve(OP, "cpu", *args)[0] == "torch"
+
+
+def _fallback_warnings(monkeypatch, call) -> list[str]:
+    monkeypatch.setattr(_dispatch, "_WARNED", set())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            call()
+    return [str(w.message) for w in caught if "vitzoo window_attention" in str(w.message)]
+
+
+@pytest.mark.parametrize(
+    "setup, reason",
+    [
+        (lambda m: m.setattr(_triton_window, "INTERPRETED", False), "TRITON_INTERPRET=1"),
+        (lambda m: None, "dropout"),
+    ],
+    ids=["cpu-without-interpreter", "dropout"],
+)
+def test_forced_triton_falls_back_with_one_warning(monkeypatch, setup, reason):
+    setup(monkeypatch)
+    qkv, table, pad = make_inputs(1, 9, 9, 1, 16, 7)
+    dropout_p = 0.5 if reason == "dropout" else 0.0
+
+    def call():
+        torch.manual_seed(0)
+        with attention_backend("triton"):
+            return window_attention(qkv, table, 1, 7, 3, pad_qkv=pad, dropout_p=dropout_p)
+
+    messages = _fallback_warnings(monkeypatch, call)
+    assert len(messages) == 1 and "triton backend cannot run here" in messages[0] and reason in messages[0]
+    torch.manual_seed(0)
+    with attention_backend("torch"):
+        expected = window_attention(qkv, table, 1, 7, 3, pad_qkv=pad, dropout_p=dropout_p)
+    torch.testing.assert_close(call(), expected)
+
+
+def test_bf16_under_the_interpreter_falls_back_to_torch(monkeypatch):
+    qkv, table, pad = make_inputs(1, 7, 7, 1, 16, 7, dtype=torch.bfloat16)
+
+    def call():
+        with attention_backend("triton"):
+            return window_attention(qkv, table, 1, 7, 0, pad_qkv=pad)
+
+    messages = _fallback_warnings(monkeypatch, call)
+    assert len(messages) == 1 and "interpreter does not support torch.bfloat16" in messages[0]
+    assert call().dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(shift=7), "shift 7 must be in"),
+        (dict(window=8), "window 8 must be in"),
+        (dict(num_heads=3), "divisible by num_heads=3"),
+        (dict(pad_qkv=torch.zeros(5)), "pad_qkv must be"),
+        (dict(bias_table=torch.zeros(10, 2)), "is not ((2w-1)**2, heads)"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(kwargs, error):
+    qkv, table, pad = make_inputs(1, 7, 7, 2, 16, 7)
+    args = dict(qkv=qkv, bias_table=table, num_heads=2, window=7, shift=0, pad_qkv=pad) | kwargs
+    with pytest.raises(ValueError, match=re.escape(error)):
+        window_attention(**args)
+
+
+def test_swin_parity_fixture_with_triton_forced(monkeypatch, tmp_path):
+    model, fx = load_via_user_path("swin_tiny_patch4_window7_224", "vz_swin_tiny_patch4_window7_224", tmp_path)
+    kernel_calls = []
+    apply = _triton_window.WindowAttentionFunction.apply
+    monkeypatch.setattr(_triton_window.WindowAttentionFunction, "apply", lambda *a: kernel_calls.append(1) or apply(*a))
+    with torch.no_grad(), attention_backend("triton"):
+        assert_fixture_close(model(fx.input), fx.output, fx)
+    assert len(kernel_calls) == sum(len(stage.blocks) for stage in model.layers)
