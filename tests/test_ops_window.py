@@ -12,19 +12,20 @@ from vitzoo.ops._dispatch import resolve
 OP = "window_attention"
 
 
-def make_inputs(B, H, W, heads, head_dim, table_window, dtype=torch.float32, with_pad=True):
+def make_inputs(B, H, W, heads, head_dim, table_window, dtype=torch.float32, with_bias=True):
     C = heads * head_dim
-    qkv = torch.randn(B, H, W, 3 * C).to(dtype).requires_grad_()
+    x = torch.randn(B, H, W, C).to(dtype).requires_grad_()
+    weight = (torch.randn(3 * C, C) / C**0.5).to(dtype).requires_grad_()
+    bias = torch.randn(3 * C).to(dtype).requires_grad_() if with_bias else None
     table = torch.randn((2 * table_window - 1) ** 2, heads, requires_grad=True)
-    pad = torch.randn(3 * C, requires_grad=True) if with_pad else None
-    return qkv, table, pad
+    return x, weight, bias, table
 
 
-def run(backend, qkv, table, pad, heads, window, shift):
-    """Output and gradients (qkv, table, pad) of one backend for a fixed upstream gradient."""
+def run(backend, x, weight, bias, table, heads, window, shift):
+    """Output and gradients (x, weight, bias, table) of one backend for a fixed upstream gradient."""
     with attention_backend(backend):
-        out = window_attention(qkv, table, heads, window, shift, pad_qkv=pad)
-    leaves = [t for t in (qkv, table, pad) if t is not None]
+        out = window_attention(x, weight, bias, table, heads, window, shift)
+    leaves = [t for t in (x, weight, bias, table) if t is not None]
     grads = torch.autograd.grad(out, leaves, torch.linspace(-1, 1, out.numel()).view_as(out).to(out.dtype),
                                 allow_unused=True, materialize_grads=True)
     return [out, *grads]
@@ -45,32 +46,32 @@ CASES = [
 
 @pytest.mark.parametrize("B, H, W, heads, head_dim, table_window, window, shift", CASES)
 def test_triton_matches_reference_fp32(B, H, W, heads, head_dim, table_window, window, shift):
-    qkv, table, pad = make_inputs(B, H, W, heads, head_dim, table_window)
-    expected = run("torch", qkv, table, pad, heads, window, shift)
-    actual = run("triton", qkv, table, pad, heads, window, shift)
-    for name, a, e in zip(("out", "d_qkv", "d_table", "d_pad"), actual, expected):
-        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5, msg=lambda m: f"{name}: {m}")
+    inputs = make_inputs(B, H, W, heads, head_dim, table_window)
+    expected = run("torch", *inputs, heads, window, shift)
+    actual = run("triton", *inputs, heads, window, shift)
+    for name, a, e in zip(("out", "d_x", "d_weight", "d_bias", "d_table"), actual, expected):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=2e-5, msg=lambda m: f"{name}: {m}")
 
 
-def test_triton_without_pad_qkv_uses_zero_pad_tokens():
-    qkv, table, _ = make_inputs(1, 9, 8, 2, 16, 7, with_pad=False)
-    for a, e in zip(run("triton", qkv, table, None, 2, 7, 3), run("torch", qkv, table, None, 2, 7, 3)):
-        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
+def test_triton_without_qkv_bias_uses_zero_pad_tokens():
+    inputs = make_inputs(1, 9, 8, 2, 16, 7, with_bias=False)
+    for a, e in zip(run("triton", *inputs, 2, 7, 3), run("torch", *inputs, 2, 7, 3)):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=2e-5)
 
 
 def test_triton_fp16_matches_fp32_reference():
-    qkv, table, pad = make_inputs(1, 9, 11, 2, 16, 7, dtype=torch.float16)
-    actual = run("triton", qkv, table, pad, 2, 7, 3)
-    qkv32 = qkv.detach().float().requires_grad_()
-    expected = run("torch", qkv32, table, pad, 2, 7, 3)
+    x, weight, bias, table = make_inputs(1, 9, 11, 2, 16, 7, dtype=torch.float16)
+    actual = run("triton", x, weight, bias, table, 2, 7, 3)
+    as_fp32 = [t.detach().float().requires_grad_() for t in (x, weight, bias)]
+    expected = run("torch", *as_fp32, table, 2, 7, 3)
     assert actual[0].dtype == actual[1].dtype == torch.float16
     for a, e in zip(actual, expected):
-        torch.testing.assert_close(a.float(), e, rtol=2e-2, atol=2e-2)
+        torch.testing.assert_close(a.float(), e, rtol=2e-2, atol=3e-2)
 
 
 def test_default_backend_on_cpu_is_torch_and_forcing_selects_triton(monkeypatch):
-    qkv, table, pad = make_inputs(1, 7, 7, 1, 16, 7)
-    args = (qkv, table, 1, 7, 0, pad, 0.0)
+    x, weight, bias, table = make_inputs(1, 7, 7, 1, 16, 7)
+    args = (x, weight, bias, table, 1, 7, 0, 0.0)
     assert resolve(OP, "cpu", *args)[0] == "torch"
     with attention_backend("triton"):
         assert resolve(OP, "cpu", *args)[0] == "triton"
@@ -99,28 +100,28 @@ def _fallback_warnings(monkeypatch, call) -> list[str]:
 )
 def test_forced_triton_falls_back_with_one_warning(monkeypatch, setup, reason):
     setup(monkeypatch)
-    qkv, table, pad = make_inputs(1, 9, 9, 1, 16, 7)
+    x, weight, bias, table = make_inputs(1, 9, 9, 1, 16, 7)
     dropout_p = 0.5 if reason == "dropout" else 0.0
 
     def call():
         torch.manual_seed(0)
         with attention_backend("triton"):
-            return window_attention(qkv, table, 1, 7, 3, pad_qkv=pad, dropout_p=dropout_p)
+            return window_attention(x, weight, bias, table, 1, 7, 3, dropout_p=dropout_p)
 
     messages = _fallback_warnings(monkeypatch, call)
     assert len(messages) == 1 and "triton backend cannot run here" in messages[0] and reason in messages[0]
     torch.manual_seed(0)
     with attention_backend("torch"):
-        expected = window_attention(qkv, table, 1, 7, 3, pad_qkv=pad, dropout_p=dropout_p)
+        expected = window_attention(x, weight, bias, table, 1, 7, 3, dropout_p=dropout_p)
     torch.testing.assert_close(call(), expected)
 
 
 def test_bf16_under_the_interpreter_falls_back_to_torch(monkeypatch):
-    qkv, table, pad = make_inputs(1, 7, 7, 1, 16, 7, dtype=torch.bfloat16)
+    x, weight, bias, table = make_inputs(1, 7, 7, 1, 16, 7, dtype=torch.bfloat16)
 
     def call():
         with attention_backend("triton"):
-            return window_attention(qkv, table, 1, 7, 0, pad_qkv=pad)
+            return window_attention(x, weight, bias, table, 1, 7, 0)
 
     messages = _fallback_warnings(monkeypatch, call)
     assert len(messages) == 1 and "interpreter does not support torch.bfloat16" in messages[0]
@@ -133,13 +134,14 @@ def test_bf16_under_the_interpreter_falls_back_to_torch(monkeypatch):
         (dict(shift=7), "shift 7 must be in"),
         (dict(window=8), "window 8 must be in"),
         (dict(num_heads=3), "divisible by num_heads=3"),
-        (dict(pad_qkv=torch.zeros(5)), "pad_qkv must be"),
+        (dict(qkv_bias=torch.zeros(5)), "qkv_bias must be"),
+        (dict(qkv_weight=torch.zeros(96, 16)), "qkv_weight must be (3C, C)"),
         (dict(bias_table=torch.zeros(10, 2)), "is not ((2w-1)**2, heads)"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(kwargs, error):
-    qkv, table, pad = make_inputs(1, 7, 7, 2, 16, 7)
-    args = dict(qkv=qkv, bias_table=table, num_heads=2, window=7, shift=0, pad_qkv=pad) | kwargs
+    x, weight, bias, table = make_inputs(1, 7, 7, 2, 16, 7)
+    args = dict(x=x, qkv_weight=weight, qkv_bias=bias, bias_table=table, num_heads=2, window=7, shift=0) | kwargs
     with pytest.raises(ValueError, match=re.escape(error)):
         window_attention(**args)
 

@@ -98,12 +98,13 @@ class WindowAttention(nn.Module):
     def forward(self, x: torch.Tensor, window: int, shift: int) -> torch.Tensor:
         """(B, H, W, C) map of any size -> (B, H, W, C); the map is zero-padded to window multiples before qkv."""
         x = window_attention(
-            self.qkv(x),
+            x,
+            self.qkv.weight,
+            self.qkv.bias,
             self.relative_position_bias_table,
             self.num_heads,
             window,
             shift,
-            pad_qkv=self.qkv.bias,  # the projection of a zero pad token
             dropout_p=self.attn_drop if self.training else 0.0,
         )
         return self.proj_drop(self.proj(x))
