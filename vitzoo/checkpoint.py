@@ -1,7 +1,7 @@
 """Safe checkpoint reading shared by every vitzoo family.
 
 Checkpoints come from many training codebases: a bare state dict, or one nested under ``model``,
-``model_ema``, ``state_dict``, ``state_dict_ema`` or ``module``, with ``module.`` (DDP) or
+``model_ema``, ``state_dict``, ``state_dict_ema``, ``module`` or ``denoiser``, with ``module.`` (DDP) or
 ``_orig_mod.`` (torch.compile) prefixes.  Files are read with safetensors or ``torch.load(...,
 weights_only=True)``: vitzoo never unpickles code.
 """
@@ -27,7 +27,8 @@ __all__ = [
 # Containers that training scripts nest the weights under, EMA weights first: the authors of
 # RMT, ViT-ResNAS and others evaluate their EMA weights.
 EMA_CONTAINER_KEYS = ("state_dict_ema", "model_ema")
-CONTAINER_KEYS = ("state_dict", "model", "module")
+# "denoiser": DVT's main_denoiser.py saves its weights there
+CONTAINER_KEYS = ("state_dict", "model", "module", "denoiser")
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 
 _SAFE_TENSORS_MAX_HEADER = 100_000_000

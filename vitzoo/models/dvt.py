@@ -22,7 +22,6 @@ holds only the denoiser, takes the ViT's weights from timm's own pretrained tag:
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -39,7 +38,6 @@ from timm.models._features import feature_take_indices
 from timm.models.vision_transformer import Block
 
 from ..checkpoint import CheckpointError, strip_prefixes, unwrap_state_dict
-from ..hub import fetch_pretrained
 from ..layers import check_image_input
 from ..layers.checkpointing import checkpoint_block
 from ._builder import build_model
@@ -274,13 +272,6 @@ class DenoisedViT(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _flat_state_dict(checkpoint: Mapping) -> dict:
-    """The state dict in any DVT file: main_denoiser.py saves under ``denoiser``, distillation under ``model``."""
-    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("denoiser"), Mapping):
-        checkpoint = checkpoint["denoiser"]
-    return unwrap_state_dict(checkpoint)
-
-
 def _to_wrapper_keys(state_dict: Mapping) -> dict:
     """Authors' keys -> :class:`DenoisedViT`'s (``vit.*``, ``denoiser.block.*``, ``denoiser.pos_embed``).
 
@@ -310,7 +301,7 @@ def _resize_pos_embed(pos_embed: torch.Tensor, grid: Tuple[int, int]) -> torch.T
 
 def denoiser_checkpoint_filter_fn(state_dict: Mapping, model: DVTDenoiser) -> dict:
     """An authors' denoiser file (``torch.load(p)['denoiser']``), or a wrapper's, -> :class:`DVTDenoiser`."""
-    converted = _to_wrapper_keys(_flat_state_dict(state_dict))
+    converted = _to_wrapper_keys(unwrap_state_dict(state_dict))
     out = {k[len("denoiser."):]: v for k, v in converted.items() if k.startswith("denoiser.")}
     if not out:
         out = {k: v for k, v in converted.items() if k.startswith(("block.", "pos_embed"))}
@@ -330,7 +321,7 @@ def checkpoint_filter_fn(state_dict: Mapping, model: DenoisedViT) -> dict:
     A denoiser-only file leaves the ViT with the weights it was built with (timm's pretrained ones when
     created with ``pretrained=True``); the denoiser's position table is resized to the model's grid.
     """
-    out = _to_wrapper_keys(_flat_state_dict(state_dict))
+    out = _to_wrapper_keys(unwrap_state_dict(state_dict))
     has_vit = any(k.startswith("vit.") for k in out)
     has_denoiser = any(k.startswith("denoiser.") for k in out)
     if model.denoiser is None:
@@ -352,17 +343,11 @@ def checkpoint_filter_fn(state_dict: Mapping, model: DenoisedViT) -> dict:
     return out
 
 
-def _read_weights(variant: str, kwargs: dict) -> PretrainedCfg:
-    """Resolve the pretrained cfg and read its file into it, in place of build_model's reading.
-
-    build_model unwraps the usual training containers; DVT's denoiser files nest the weights under
-    ``denoiser``, which only this family knows.
-    """
+def _resolve_cfg(variant: str, kwargs: dict) -> PretrainedCfg:
+    """The pretrained cfg build_model will use (resolved once, passed on in ``kwargs``), for its tag."""
     cfg = resolve_pretrained_cfg(
         variant, pretrained_cfg=kwargs.pop("pretrained_cfg", None), pretrained_cfg_overlay=kwargs.pop("pretrained_cfg_overlay", None)
     )
-    if cfg.state_dict is None:
-        cfg = dataclasses.replace(cfg, state_dict=_flat_state_dict(fetch_pretrained(variant, cfg.to_dict())))
     kwargs["pretrained_cfg"] = cfg
     return cfg
 
@@ -370,8 +355,6 @@ def _read_weights(variant: str, kwargs: dict) -> PretrainedCfg:
 def _create_denoiser(variant: str, pretrained: bool = False, **kwargs) -> DVTDenoiser:
     if kwargs.pop("features_only", False):
         raise ValueError(f"{variant} maps features to features; for feature maps of images use dvt_<vit name>")
-    if pretrained:
-        _read_weights(variant, kwargs)
     return build_model(
         DVTDenoiser,
         variant,
@@ -388,7 +371,7 @@ def _create_dvt(variant: str, pretrained: bool = False, **kwargs) -> DenoisedViT
     vit_name = variant[len("dvt_distilled_" if distilled else "dvt_"):]
     vit_pretrained = kwargs.pop("vit_pretrained", True) and pretrained and not distilled
     if pretrained:
-        cfg = _read_weights(variant, kwargs)
+        cfg = _resolve_cfg(variant, kwargs)
         if vit_pretrained and cfg.tag:
             vit_name = f"{vit_name}.{cfg.tag.rsplit('_', 1)[0]}"  # tags are <timm tag>_<DVT training set>
     return build_model(
