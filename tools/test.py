@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import os.path as osp
 
 from vitzoo.mm.launch import add_common_arguments, load_config
@@ -20,10 +19,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("checkpoint", help="checkpoint file (a tools/train.py checkpoint)")
     parser.add_argument("--out", help="also write the metrics as JSON to this file")
     add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    if "LOCAL_RANK" not in os.environ:
-        os.environ["LOCAL_RANK"] = str(args.local_rank)
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> dict:

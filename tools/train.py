@@ -11,7 +11,6 @@ Configs with a ``synthetic_data`` dict get that dataset written on first use.
 from __future__ import annotations
 
 import argparse
-import os
 import os.path as osp
 
 from vitzoo.mm.launch import add_common_arguments, load_config
@@ -29,10 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--amp", action="store_true", help="automatic mixed precision (needs a GPU)")
     add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    if "LOCAL_RANK" not in os.environ:
-        os.environ["LOCAL_RANK"] = str(args.local_rank)
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:

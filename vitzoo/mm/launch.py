@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
@@ -32,6 +33,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_config(args: argparse.Namespace) -> Config:
     """The config file with ``--cfg-options`` merged, the launcher and work dir set, data ensured."""
+    os.environ.setdefault("LOCAL_RANK", str(args.local_rank))
     if not osp.isfile(args.config):
         raise SystemExit(f"config file {args.config!r} does not exist")
     cfg = Config.fromfile(args.config)
