@@ -6,21 +6,59 @@ hands the state dict to timm, which runs the family's ``checkpoint_filter_fn``, 
 and input channels, and wraps the model for ``features_only``.  Before timm loads, the converted
 state dict is compared with the model so that a checkpoint of another architecture fails with a
 message instead of a long list of missing keys.
+
+Pretrained cfgs are :class:`VitzooPretrainedCfg`: timm's ``PretrainedCfg`` plus the SHA-256 of the
+weight file, which :func:`vitzoo.hub.fetch_pretrained` checks after a download.  Family files build
+their cfgs with this module's :func:`generate_default_cfgs` so that the registry (and a user's
+``pretrained_cfg_overlay=dict(sha256=...)``) can carry it.
 """
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any, Callable, Mapping
 
 import torch.nn as nn
-from timm.models import build_model_with_cfg
+from timm.models import PretrainedCfg, build_model_with_cfg
+from timm.models import generate_default_cfgs as timm_generate_default_cfgs
 from timm.models._builder import resolve_pretrained_cfg
 
 from ..checkpoint import CheckpointError, check_state_dict_matches, unwrap_state_dict
 from ..hub import fetch_pretrained
 
-__all__ = ["build_model"]
+__all__ = ["VitzooPretrainedCfg", "build_model", "generate_default_cfgs"]
 
 FilterFn = Callable[[Mapping, nn.Module], dict]
+
+
+@dataclasses.dataclass
+class VitzooPretrainedCfg(PretrainedCfg):
+    """timm's pretrained cfg plus ``sha256``: the SHA-256 of the file at ``url`` (or ``hf_hub_filename``).
+
+    Record it only when the authors publish it; a download whose file name follows torch.hub's
+    ``name-<sha256 prefix>.ext`` convention is checked against that prefix without it.
+    """
+
+    sha256: str | None = None
+
+    def __post_init__(self):
+        if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", str(self.sha256)):
+            raise ValueError(
+                f"pretrained cfg sha256 must be the 64 lowercase hex digits of the file's SHA-256 (as "
+                f"`sha256sum FILE` prints it), got {self.sha256!r}"
+            )
+
+
+def generate_default_cfgs(cfgs: Mapping[str, Mapping[str, Any]]) -> dict:
+    """timm's ``generate_default_cfgs`` for cfg dicts that may carry ``sha256``."""
+    return timm_generate_default_cfgs({name: VitzooPretrainedCfg(**cfg) for name, cfg in cfgs.items()})
+
+
+def _resolve_pretrained_cfg(variant: str, pretrained_cfg: Any, pretrained_cfg_overlay: Any) -> PretrainedCfg:
+    # timm turns a cfg dict into its own PretrainedCfg, which has no sha256 field
+    if isinstance(pretrained_cfg, Mapping):
+        pretrained_cfg = VitzooPretrainedCfg(**pretrained_cfg)
+    return resolve_pretrained_cfg(variant, pretrained_cfg=pretrained_cfg, pretrained_cfg_overlay=pretrained_cfg_overlay)
 
 
 def _classifier_prefixes(model: nn.Module) -> tuple[str, ...]:
@@ -66,16 +104,11 @@ def build_model(
     an error that says where to download them and how to pass the file.
     """
     feature_cfg = dict(feature_cls="getter", out_indices=kwargs.pop("out_indices", default_out_indices))
-    if pretrained:
-        cfg = resolve_pretrained_cfg(
-            variant,
-            pretrained_cfg=kwargs.pop("pretrained_cfg", None),
-            pretrained_cfg_overlay=kwargs.pop("pretrained_cfg_overlay", None),
-        )
-        if cfg.state_dict is None:
-            checkpoint = fetch_pretrained(variant, cfg.to_dict())
-            kwargs["pretrained_cfg_overlay"] = dict(state_dict=unwrap_state_dict(checkpoint))
-        kwargs["pretrained_cfg"] = cfg
+    cfg = _resolve_pretrained_cfg(variant, kwargs.pop("pretrained_cfg", None), kwargs.pop("pretrained_cfg_overlay", None))
+    if pretrained and cfg.state_dict is None:
+        checkpoint = fetch_pretrained(variant, cfg.to_dict())
+        kwargs["pretrained_cfg_overlay"] = dict(state_dict=unwrap_state_dict(checkpoint))
+    kwargs["pretrained_cfg"] = cfg
     model = build_model_with_cfg(
         model_cls,
         variant,

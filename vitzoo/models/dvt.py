@@ -32,7 +32,7 @@ import timm
 import torch
 import torch.nn as nn
 from timm.layers import resample_abs_pos_embed, to_2tuple
-from timm.models import PretrainedCfg, generate_default_cfgs, get_pretrained_cfg, register_model
+from timm.models import PretrainedCfg, get_pretrained_cfg, register_model
 from timm.models._builder import resolve_pretrained_cfg
 from timm.models._features import feature_take_indices
 from timm.models.vision_transformer import Block
@@ -40,7 +40,7 @@ from timm.models.vision_transformer import Block
 from ..checkpoint import CheckpointError, strip_prefixes, unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import checkpoint_block
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 
 __all__ = ["DVTDenoiser", "DenoisedViT", "checkpoint_filter_fn", "denoiser_checkpoint_filter_fn"]
 

@@ -41,14 +41,14 @@ from timm.layers import (
     to_2tuple,
     trunc_normal_,
 )
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 from timm.models._features import feature_take_indices
 
 from ..checkpoint import CheckpointError, load_checkpoint_file, unwrap_state_dict
 from ..hub import NO_WEIGHTS_NOTE, download_url
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 from ._staged import StagedBackboneMixin
 
 __all__ = ["HorNet", "checkpoint_filter_fn", "resize_global_filter", "in1k_class_indices", "in22k_head_to_in1k"]

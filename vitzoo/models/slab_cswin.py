@@ -34,7 +34,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import ClassifierHead, DropPath, Mlp, calculate_drop_path_rates, to_2tuple, trunc_normal_
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
@@ -42,7 +42,7 @@ from ..layers.checkpointing import run_blocks
 from ..layers.linear_attention import Grid, resize_grid_encoding, sla_mix
 from ..layers.prepbn import ReparameterizableMixin, fold_norm
 from ..layers.window import window_partition, window_reverse
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 from ._staged import StagedBackboneMixin
 from .slab_deit import _RELEASE
 from .slab_deit import _cfg as _slab_cfg

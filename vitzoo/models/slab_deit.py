@@ -33,7 +33,7 @@ from typing import Callable, List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 from timm.layers import DropPath, Mlp, PatchEmbed, calculate_drop_path_rates, resample_abs_pos_embed, to_2tuple, trunc_normal_
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 from timm.models._features import feature_take_indices
 from timm.models.vision_transformer import Attention
 
@@ -42,7 +42,7 @@ from ..layers import check_image_input
 from ..layers.checkpointing import checkpoint_block, run_blocks
 from ..layers.linear_attention import Grid, resize_grid_encoding, sla_mix
 from ..layers.prepbn import ProgressiveRepBN, ReparameterizableMixin, RepBN, fold_norm
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 
 __all__ = [
     "SlabDeiT",

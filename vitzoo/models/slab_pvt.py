@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, calculate_drop_path_rates, to_2tuple, trunc_normal_
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 from timm.models._features import feature_take_indices
 from timm.models.pvt_v2 import MlpWithDepthwiseConv
 
@@ -43,7 +43,7 @@ from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
 from ..layers.linear_attention import resize_grid_encoding
 from ..layers.prepbn import ProgressiveRepBN, ReparameterizableMixin, fold_norm
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 from .slab_deit import LinearAttention, _cfg
 
 __all__ = ["SlabPyramidVisionTransformer", "checkpoint_filter_fn"]

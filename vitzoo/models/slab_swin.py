@@ -30,12 +30,12 @@ from typing import Callable, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from timm.layers import calculate_drop_path_rates
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 
 from ..hub import NO_WEIGHTS_NOTE
 from ..layers.linear_attention import resize_grid_encoding
 from ..layers.prepbn import ProgressiveRepBN, ReparameterizableMixin, RepBN, fold_norm
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 from .slab_deit import _RELEASE, Block
 from .slab_deit import _cfg as _slab_cfg
 from .swin import PatchMerging, SwinTransformer

@@ -37,7 +37,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from timm.layers import DropPath, Mlp, calculate_drop_path_rates, resample_abs_pos_embed, to_2tuple, trunc_normal_
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 from timm.models._features import feature_take_indices
 from timm.models.pvt_v2 import Attention as SoftmaxAttention
 from timm.models.vision_transformer import init_weights_vit_timm
@@ -47,7 +47,7 @@ from ..hub import NO_WEIGHTS_NOTE
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
 from ..layers.newton_inverse import newton_inverse, newton_inverse_shared_scale
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 
 __all__ = ["SoftmaxFreeVisionTransformer", "checkpoint_filter_fn"]
 

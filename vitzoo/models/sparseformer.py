@@ -37,14 +37,14 @@ import torch.nn.functional as F
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD, IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD
 from timm.data import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 from timm.layers import Attention, DropPath, Mlp, QuickGELU, calculate_drop_path_rates, trunc_normal_
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 from timm.models._features import feature_take_indices
 
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import checkpoint_block
 from ..layers.roi_sampling import AdaptiveMixing, RoIPointSampling, init_unit_norm_layer_norm
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 
 __all__ = ["SparseFormer", "SparseFormerConfig", "checkpoint_filter_fn"]
 

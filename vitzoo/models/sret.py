@@ -41,12 +41,12 @@ from timm.layers import (
     to_2tuple,
     trunc_normal_,
 )
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 
 from ..checkpoint import CheckpointError, unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import checkpoint_block
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 from ._staged import StagedBackboneMixin
 
 __all__ = ["SReT", "checkpoint_filter_fn", "sliced_attention", "fixed_token_permutation"]

@@ -23,14 +23,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import ClassifierHead, DropPath, Mlp, calculate_drop_path_rates, resize_rel_pos_bias_table, trunc_normal_
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
 from ..layers.window import effective_window
 from ..ops import window_attention
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 from ._staged import StagedBackboneMixin
 
 __all__ = ["SwinTransformer", "checkpoint_filter_fn"]

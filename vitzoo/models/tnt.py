@@ -24,13 +24,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, calculate_drop_path_rates, resample_abs_pos_embed, trunc_normal_
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 from timm.models._features import feature_take_indices
 from torch.utils.checkpoint import checkpoint
 
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 
 __all__ = ["TNT", "PyramidTNT", "checkpoint_filter_fn"]
 

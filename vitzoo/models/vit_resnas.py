@@ -43,13 +43,13 @@ from timm.layers import (
     to_2tuple,
     trunc_normal_,
 )
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 from timm.models._features import feature_take_indices
 
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 
 __all__ = ["BlockDef", "StageDef", "ViTResNAS", "checkpoint_filter_fn"]
 
