@@ -3,6 +3,7 @@ import sys
 import warnings
 
 import pytest
+import timm
 import torch
 
 from parity_utils import load_via_user_path
@@ -191,3 +192,61 @@ def test_rmt_t_fixture_stage_with_triton(stage, tmp_path):
         reference = model.layers[stage](x)
     torch.testing.assert_close(out, expected, rtol=fx.rtol, atol=FEATURE_ATOL)
     torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("stage", [1, 3])  # decomposed and full attention
+def test_rmt_builds_no_masks_for_triton(stage):
+    """The fused kernels compute the decay: an RMT-T stage run with Triton leaves its masks unbuilt; the torch
+    backend then builds them, with the same output."""
+    model = timm.create_model("rmt_t").eval()
+    layer = model.layers[stage]
+    x = torch.randn(1, 6, 10, layer.downsample.conv.in_channels)  # a 3 x 5 map after the stride-2 downsample
+    with torch.no_grad():
+        with attention_backend("triton"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = layer(x)
+        (grid,) = layer.rel_pos._cache.values()
+        assert "masks" not in vars(grid)  # functools.cached_property: never computed
+        with attention_backend("torch"):
+            reference = layer(x)
+    assert [m.shape[-1] for m in vars(grid)["masks"]] == ([3, 5] if stage == 1 else [15])
+    torch.testing.assert_close(out, reference, rtol=1e-5, atol=1e-5)
+
+
+def _in_nan_storage(t: torch.Tensor, pad_tokens: int = 40, pad_dim: int = 8) -> torch.Tensor:
+    """``t`` (..., L, d) as a view into NaN storage with extra tokens and channels after each row and map."""
+    storage = torch.full((*t.shape[:-2], t.shape[-2] + pad_tokens, t.shape[-1] + pad_dim), float("nan"), dtype=t.dtype)
+    return storage[..., : t.shape[-2], : t.shape[-1]].copy_(t.detach())
+
+
+@pytest.mark.parametrize("grid", [(5, 7), (1, 33), (3, 1)])
+def test_decay_kernels_read_nothing_outside_their_tensors(grid):
+    """Partial token blocks and padded head dims next to NaN: a read past a tensor's rows or tokens would
+    make NaN outputs or gradients."""
+    heads, L = 2, grid[0] * grid[1]
+    q, k, v, d_out = (torch.randn(1, heads, L, d) for d in (16, 16, 24, 24))
+    decay = _decay(heads)
+    results = []
+    for wrap in (_in_nan_storage, torch.clone):
+        inputs = [wrap(t).requires_grad_() for t in (q, k, v)]
+        with attention_backend("triton"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = decay_attention(*inputs, decay, grid)
+        results.append([out, *torch.autograd.grad(out, inputs, wrap(d_out))])
+    for a, e in zip(*results):
+        assert a.isfinite().all()
+        torch.testing.assert_close(a, e, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "grid, mask, match",
+    [
+        ((-2, -3), None, r"grid_size must be the map's \(H, W\), two positive ints"),
+        ((2, 3, 1), None, "grid_size must be"),
+        ((2, 3), torch.zeros(2, 5, 5), r"cached decay mask shapes \[\(2, 5, 5\)\] do not match"),
+    ],
+)
+def test_bad_grid_or_cached_mask_raises(grid, mask, match):
+    q, k, v, decay, _ = _args_4d()
+    with attention_backend("torch"), pytest.raises(ValueError, match=match):
+        decay_attention(q, k, v, decay, grid, mask)

@@ -154,3 +154,42 @@ def test_swin_parity_fixture_with_triton_forced(monkeypatch, tmp_path):
     with torch.no_grad(), attention_backend("triton"):
         assert_fixture_close(model(fx.input), fx.output, fx)
     assert len(kernel_calls) == sum(len(stage.blocks) for stage in model.layers)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(x=torch.zeros(1, 7, 7, 32, dtype=torch.float16)), "qkv weight/bias must have x's dtype torch.float16"),
+        (dict(bias_table=torch.zeros(169, 2, dtype=torch.int64)), "bias table must be a floating-point tensor"),
+        (dict(dropout_p=1.5), "dropout_p 1.5 must be a probability"),
+    ],
+)
+def test_bad_dtypes_and_dropout_raise_clear_errors(kwargs, error):
+    x, weight, bias, table = make_inputs(1, 7, 7, 2, 16, 7)
+    args = dict(x=x, qkv_weight=weight, qkv_bias=bias, bias_table=table, num_heads=2, window=7, shift=0) | kwargs
+    with pytest.raises((TypeError, ValueError), match=re.escape(error)):
+        window_attention(**args)
+
+
+def _in_nan_storage(t: torch.Tensor, guard: int = 4096) -> torch.Tensor:
+    """``t``'s values as a contiguous view into NaN-filled storage that extends ``guard`` elements either side."""
+    storage = torch.full((t.numel() + 2 * guard,), float("nan"), dtype=t.dtype)
+    view = storage[guard:guard + t.numel()].view(t.shape)
+    return view.copy_(t.detach())
+
+
+@pytest.mark.parametrize("H, W, window, shift", [(9, 11, 7, 3), (5, 3, 3, 1)])
+def test_window_kernel_reads_nothing_outside_its_tensors(H, W, window, shift):
+    """Odd sizes, tensors surrounded by NaN: a read past any tensor's ends would make NaN outputs or gradients."""
+    heads, head_dim, table_rows = 2, 16, 13 * 13  # the bias table of 7x7 windows
+    C = heads * head_dim
+    qkv, table, pad, dout = (torch.randn(*s) for s in ((2, H, W, 3 * C), (table_rows, heads), (3 * C,), (2, H, W, C)))
+    guarded = [_in_nan_storage(t).requires_grad_() for t in (qkv, table, pad)]
+    plain = [t.clone().requires_grad_() for t in (qkv, table, pad)]
+    results = []
+    for inputs, grad in ((guarded, _in_nan_storage(dout)), (plain, dout)):
+        out = _triton_window.WindowAttentionFunction.apply(*inputs, heads, window, shift)
+        results.append([out, *torch.autograd.grad(out, inputs, grad)])
+    for a, e in zip(*results):
+        assert a.isfinite().all()
+        torch.testing.assert_close(a, e, rtol=0, atol=0)

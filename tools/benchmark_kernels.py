@@ -9,17 +9,19 @@ Ops and shapes, read from the models' configs (built on the meta device, so noth
 ``window_attention`` at every Swin-T stage (``vz_swin_tiny_patch4_window7_224``), on the stage's shifted
 block with the window and shift that Swin uses at that map size; ``axial_decay_attention`` and
 ``decay_attention`` at RMT-T's decomposed and full-attention stages (``rmt_t``), with the stage's own decay
-rates and the decay masks that RMT caches (built before the timed step and not in its peak memory, as the
-model builds them once per map size).  Stages are numbered 1-4 (``layers.0`` is stage 1); the map side is the
-input size over the stage's stride.
+rates and RMT's cached decay masks, passed as RMT passes them: built by the first (untimed) step of a
+backend that reads masks (torch, xformers), never for Triton, and then not in the timed steps nor their peak
+memory, as the model builds them once per map size.  Stages are numbered 1-4 (``layers.0`` is stage 1); the
+map side is the input size over the stage's stride.
 
 Backends (``vitzoo.ops.BACKENDS``): ``torch`` is the reference (SDPA with the bias and masks materialised,
-as timm does), ``triton`` the fused kernels, ``xformers`` whatever the dispatcher reports for it (vitzoo has
-no such backend yet).  A backend that ``vitzoo.ops.available_backends`` refuses gets a row with its reason
-instead of numbers.  On CPU only the torch backend is timed: Triton's CPU interpreter runs kernels in
-Python, a correctness tool, not a speed one.  The authors' own paths (timm's Swin attention, qhfan/RMT's
-masked attention) are not run: the torch backend computes the same SDPA on the same materialised bias and
-masks, and the parity tests check that it matches them.
+as timm does), ``triton`` the fused kernels, ``xformers`` xformers' ``memory_efficient_attention`` with the
+bias and masks as a tensor ``attn_bias``.  A backend that ``vitzoo.ops.available_backends`` refuses gets a
+row "unavailable: <its reason>" instead of numbers (for xformers: not installed, its import error, built for
+another torch or CUDA, or no operator for the device or dtype).  On CPU only the torch backend is timed:
+Triton's CPU interpreter runs kernels in Python, a correctness tool, not a speed one.  The authors' own
+paths (timm's Swin attention, qhfan/RMT's masked attention) are not run: the torch backend computes the same
+SDPA on the same materialised bias and masks, and the parity tests check that it matches them.
 
 Each (op, stage, size) case is timed in two modes, ``forward`` (under no_grad) and ``fwd+bwd`` (forward,
 then backward of a fixed output gradient), backends alternating iteration by iteration; time and peak
@@ -184,16 +186,15 @@ def _decay_call(batch, device, dtype, *, rel_pos, side, heads, head_dim, axial) 
     stage_rel_pos = copy.deepcopy(rel_pos).to_empty(device=device)
     stage_rel_pos.init_non_persistent_buffers()
     grid = stage_rel_pos(side, side)
-    decay, masks = grid.decay, grid.masks
     shape = (batch, side, side, heads, head_dim) if axial else (batch, heads, side * side, head_dim)
     q, k, v = (torch.randn(shape, device=device).to(dtype).requires_grad_() for _ in range(3))
     with torch.no_grad():
         k.mul_(head_dim**-0.5)  # RMT scales k before the op
     if axial:
-        fn, args = axial_decay_attention, (q, k, v, decay, masks)
+        fn, args = axial_decay_attention, (q, k, v, grid.decay, grid.axial_masks)
     else:
-        fn, args = decay_attention, (q, k, v, decay, (side, side), masks[0])
-    return OpCall(fn, args, (q, k, v, decay), (q, k, v), torch.randn_like(v))
+        fn, args = decay_attention, (q, k, v, grid.decay, (side, side), grid.full_mask)
+    return OpCall(fn, args, (q, k, v, grid.decay), (q, k, v), torch.randn_like(v))
 
 
 def rmt_cases(img_size: int, axial: bool) -> list[Case]:
@@ -251,7 +252,10 @@ def unmeasured_reasons(call: OpCall, op: str, device: str) -> dict[str, Optional
     """Backend -> None if it will be timed here, else why not (the dispatcher's reason, or CPU_NOTE)."""
     from vitzoo.ops import available_backends
 
-    reasons = available_backends(op, device, *call.args)
+    reasons = {
+        backend: reason and f"unavailable: {reason}"
+        for backend, reason in available_backends(op, device, *call.args).items()
+    }
     if device == "cpu":
         reasons["triton"] = CPU_NOTE  # whether or not the interpreter is on
     return reasons

@@ -9,7 +9,9 @@ pass along H with 1-D decay masks; the last stage(s) attend over the whole map w
 
 Differences from the authors' classification code, none of which change its outputs beyond float32 rounding:
 * The decay masks and rotary angles come from the actual map size (any input size runs) and are cached
-  per (H, W, device, dtype); their ``angle`` / ``decay`` buffers are recomputed, not stored.
+  per (H, W, device, dtype); their ``angle`` / ``decay`` buffers are recomputed, not stored.  The masks are
+  built on first use by an attention backend that reads them (torch, xformers), never for the fused Triton
+  kernels, which compute the decay in place (a full-attention mask is heads x HW x HW).
 * The attention is ``vitzoo.ops.decay_attention`` / ``axial_decay_attention``: torch SDPA with the cached
   mask as additive bias, or a fused Triton kernel that computes the decay from token indices.
 * The state dict follows timm: stride-2 downsampling at the start of stages 1-3 (the authors' is at the
@@ -20,8 +22,10 @@ Differences from the authors' classification code, none of which change its outp
 """
 from __future__ import annotations
 
+import functools
 import re
-from typing import Dict, NamedTuple, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -34,25 +38,45 @@ from timm.layers import (
     calculate_drop_path_rates,
     trunc_normal_,
 )
-from timm.models import generate_default_cfgs, register_model
+from timm.models import register_model
 
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
 from ..ops import axial_decay_attention, decay_attention, decay_mask
-from ._builder import build_model
+from ._builder import build_model, generate_default_cfgs
 from ._staged import StagedBackboneMixin
 
 __all__ = ["RMT", "checkpoint_filter_fn"]
 
 
-class GridDecay(NamedTuple):
-    """Rotary tables, per-head decay and decay masks of one stage at one map size."""
+@dataclass(eq=False)
+class GridDecay:
+    """Rotary tables, per-head decay and (built on first use) decay masks of one stage at one map size."""
 
     sin: torch.Tensor  # (H, W, 1, head_dim): broadcast over heads of (B, H, W, heads, head_dim)
     cos: torch.Tensor
     decay: torch.Tensor  # (n,): what fused kernels read instead of the masks
-    masks: Tuple[torch.Tensor, ...]  # (mask_h (n, H, H), mask_w (n, W, W)) if decomposed, else (mask (n, HW, HW),)
+    build_masks: Callable[[], Tuple[torch.Tensor, ...]]
+
+    @functools.cached_property
+    def masks(self) -> Tuple[torch.Tensor, ...]:
+        """(mask_h (n, H, H), mask_w (n, W, W)) if decomposed, else (mask (n, HW, HW),)."""
+        # Cached tensors must stay usable by autograd even when first built under inference_mode.
+        with torch.inference_mode(False):
+            return self.build_masks()
+
+    def full_mask(self) -> torch.Tensor:
+        return self.masks[0]
+
+    def axial_masks(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.masks
+
+
+def _decay_masks(decay: torch.Tensor, H: int, W: int, decomposed: bool) -> Tuple[torch.Tensor, ...]:
+    if decomposed:
+        return decay_mask(decay, H, 1), decay_mask(decay, 1, W)
+    return (decay_mask(decay, H, W),)
 
 
 class ManhattanRelPos(nn.Module):
@@ -93,11 +117,8 @@ class ManhattanRelPos(nn.Module):
         phase = index[:, None] * angle[None, :]
         sin = phase.sin().reshape(H, W, 1, -1)
         cos = phase.cos().reshape(H, W, 1, -1)
-        if self.decomposed:
-            masks = (decay_mask(self.decay, H, 1), decay_mask(self.decay, 1, W))
-        else:
-            masks = (decay_mask(self.decay, H, W),)
-        return GridDecay(*(t.to(self.decay.dtype) for t in (sin, cos)), self.decay, masks)
+        build_masks = functools.partial(_decay_masks, self.decay, H, W, self.decomposed)
+        return GridDecay(*(t.to(self.decay.dtype) for t in (sin, cos)), self.decay, build_masks)
 
     def forward(self, H: int, W: int) -> GridDecay:
         key = (H, W, self.decay.device, self.decay.dtype)
@@ -145,12 +166,13 @@ class ManhattanSelfAttention(nn.Module):
         q = apply_rot_embed(self.q(x).view(heads), rel_pos.sin, rel_pos.cos)
         k = apply_rot_embed((self.k(x) * self.scale).view(heads), rel_pos.sin, rel_pos.cos)
         v = v.view(heads)
+        # The masks go as callables: only a backend that reads masks builds (and caches) them.
         if self.decomposed:
-            x = axial_decay_attention(q, k, v, rel_pos.decay, rel_pos.masks)
+            x = axial_decay_attention(q, k, v, rel_pos.decay, rel_pos.axial_masks)
         else:
             tokens = (B, H * W, self.num_heads, self.head_dim)
             q, k, v = (t.reshape(tokens).transpose(1, 2) for t in (q, k, v))
-            x = decay_attention(q, k, v, rel_pos.decay, (H, W), rel_pos.masks[0]).transpose(1, 2)
+            x = decay_attention(q, k, v, rel_pos.decay, (H, W), rel_pos.full_mask).transpose(1, 2)
         return self.proj(x.reshape(B, H, W, C) + lce)
 
 

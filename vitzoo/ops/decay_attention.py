@@ -9,23 +9,33 @@ which stays outside the op.  Two public ops:
   ``|dc|``, then a pass along H within each column (same q and k, the first pass's output as v) with the
   decay of ``|dr|``.
 
-Backends: ``torch`` (the reference: SDPA with a materialised mask; a mask the caller has cached is used as
-given) and ``triton`` (``_triton_decay``: the decay is computed from token indices inside a fused
-online-softmax kernel, forward and backward, never materialised).  ``triton`` runs CUDA tensors in fp32,
-fp16 and bf16, and CPU tensors in fp32 and fp16 under Triton's interpreter (``TRITON_INTERPRET=1`` set
-before the kernels are imported; its numpy arithmetic gets bf16 wrong).
+Backends: ``torch`` (the reference: SDPA with a materialised mask), ``xformers``
+(``memory_efficient_attention`` with the mask as a tensor ``attn_bias`` broadcast over the batch; the axial
+passes are its (B, M, H, K) layout as they are, rows or columns as the batch) and ``triton``
+(``_triton_decay``: the decay is computed from token indices inside a fused online-softmax kernel, forward
+and backward, never materialised).  ``triton`` runs CUDA tensors in fp32, fp16 and bf16, and CPU tensors in
+fp32 and fp16 under Triton's interpreter (``TRITON_INTERPRET=1`` set before the kernels are imported; its
+numpy arithmetic gets bf16 wrong).  ``xformers`` runs where :mod:`._xformers` finds it working.
+
+Masks: the backends that read a mask (torch, xformers) take the caller's cached one, given as a tensor or as
+a zero-argument callable that returns it, and build one otherwise.  A callable is only called once the
+backend is chosen, so a model that caches its masks lazily (RMT) never builds them for the Triton kernels.
 """
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 
 from ..layers.decay_attention import decay_masked_attention, decomposed_decay_attention
+from . import _xformers
 from ._dispatch import register, resolve
 
 __all__ = ["axial_decay_attention", "decay_attention", "decay_mask"]
+
+Mask = Union[torch.Tensor, Callable[[], torch.Tensor]]
+AxialMasks = Union[Tuple[torch.Tensor, torch.Tensor], Callable[[], Tuple[torch.Tensor, torch.Tensor]]]
 
 _CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _INTERPRETER_DTYPES = (torch.float32, torch.float16)
@@ -64,21 +74,42 @@ def _check_inputs(q, k, v, decay, leading: Tuple[int, ...]) -> None:
         raise ValueError(f"q, k and v must have the same float dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
 
 
+def _grid(grid_size: Sequence[int]) -> Tuple[int, int]:
+    grid = tuple(grid_size)
+    if len(grid) != 2 or not all(isinstance(n, (int, torch.SymInt)) and n > 0 for n in grid):
+        raise ValueError(f"grid_size must be the map's (H, W), two positive ints, got {grid_size!r}")
+    return grid
+
+
+def _mask_or_build(mask, build: Callable, shapes: Sequence[Tuple[int, ...]]):
+    """The caller's cached mask(s) (given, or returned by a callable), else ``build()``; checked against ``shapes``."""
+    if mask is None:
+        return build()
+    mask = mask() if callable(mask) else mask
+    masks = (mask,) if isinstance(mask, torch.Tensor) else tuple(mask)
+    if [tuple(m.shape) for m in masks] != [tuple(s) for s in shapes]:
+        got = [tuple(m.shape) for m in masks]
+        raise ValueError(f"cached decay mask shapes {got} do not match the inputs' {list(shapes)}: pass the "
+                         "masks of this map size (decay_mask(decay, H, W), or (H, 1) and (1, W) for the axial form)")
+    return mask
+
+
 def decay_attention(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
     decay: torch.Tensor,
     grid_size: Sequence[int],
-    mask: Optional[torch.Tensor] = None,
+    mask: Optional[Mask] = None,
 ) -> torch.Tensor:
     """``softmax(q @ k^T + decay[h] * manhattan(i, j)) @ v`` over the tokens of an H x W map.
 
     ``q``, ``k``: (B, heads, H*W, d_k), tokens row-major; ``v``: (B, heads, H*W, d_v); ``decay``: (heads,);
-    ``grid_size``: (H, W).  ``mask``: ``decay_mask(decay, H, W)`` if the caller caches it (the torch
-    backend uses it instead of building one; fused backends never read it).  Returns (B, heads, H*W, d_v).
+    ``grid_size``: (H, W).  ``mask``: ``decay_mask(decay, H, W)`` if the caller caches it, or a callable
+    returning it (backends that read masks use it instead of building one; fused backends never read it).
+    Returns (B, heads, H*W, d_v).
     """
-    H, W = grid_size
+    H, W = _grid(grid_size)
     _check_inputs(q, k, v, decay, (q.shape[0], _num_heads(decay), H * W))
     _, fn = resolve("decay_attention", q.device.type, q, k, v, decay, (H, W), mask)
     return fn(q, k, v, decay, (H, W), mask)
@@ -89,29 +120,79 @@ def axial_decay_attention(
     k: torch.Tensor,
     v: torch.Tensor,
     decay: torch.Tensor,
-    masks: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
+    masks: Optional[AxialMasks] = None,
 ) -> torch.Tensor:
     """RMT's decomposed decay attention on a (B, H, W, heads, d) map: along W, then along H.
 
     ``q``, ``k``: (B, H, W, heads, d_k); ``v``: (B, H, W, heads, d_v); ``decay``: (heads,).  ``masks``:
-    ``(decay_mask(decay, H, 1), decay_mask(decay, 1, W))`` if the caller caches them (torch backend only).
-    Returns (B, H, W, heads, d_v).
+    ``(decay_mask(decay, H, 1), decay_mask(decay, 1, W))`` if the caller caches them, or a callable
+    returning them (read by the torch and xformers backends only).  Returns (B, H, W, heads, d_v).
     """
+    if q.dim() != 5:
+        raise ValueError(f"q must be a (B, H, W, heads, d) map, got shape {tuple(q.shape)}")
     _check_inputs(q, k, v, decay, (*q.shape[:3], _num_heads(decay)))
     _, fn = resolve("axial_decay_attention", q.device.type, q, k, v, decay, masks)
     return fn(q, k, v, decay, masks)
 
 
+def _full_mask(mask, decay, grid_size) -> torch.Tensor:
+    L = grid_size[0] * grid_size[1]
+    return _mask_or_build(mask, lambda: decay_mask(decay, *grid_size), [(decay.shape[0], L, L)])
+
+
+def _axial_masks(masks, decay, H, W) -> Tuple[torch.Tensor, torch.Tensor]:
+    def build():
+        return decay_mask(decay, H, 1), decay_mask(decay, 1, W)
+
+    n = decay.shape[0]
+    return _mask_or_build(masks, build, [(n, H, H), (n, W, W)])
+
+
 @register("decay_attention", "torch")
 def _decay_attention_torch(q, k, v, decay, grid_size, mask):
-    return decay_masked_attention(q, k, v, decay_mask(decay, *grid_size) if mask is None else mask)
+    return decay_masked_attention(q, k, v, _full_mask(mask, decay, grid_size))
 
 
 @register("axial_decay_attention", "torch")
 def _axial_decay_attention_torch(q, k, v, decay, masks):
-    H, W = q.shape[1:3]
-    mask_h, mask_w = (decay_mask(decay, H, 1), decay_mask(decay, 1, W)) if masks is None else masks
-    return decomposed_decay_attention(q, k, v, mask_h, mask_w)
+    return decomposed_decay_attention(q, k, v, *_axial_masks(masks, decay, *q.shape[1:3]))
+
+
+def _xformers_refusal(q, k, v, decay) -> Optional[str]:
+    backward = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, decay))
+    return _xformers.unavailable_reason(q.device, q.dtype, q.shape[-1], v.shape[-1], backward, dropout=False)
+
+
+def _xformers_supports_full(q, k, v, decay, grid_size, mask):
+    return _xformers_refusal(q, k, v, decay)
+
+
+def _xformers_supports_axial(q, k, v, decay, masks):
+    return _xformers_refusal(q, k, v, decay)
+
+
+@register("decay_attention", "xformers", supports=_xformers_supports_full)
+def _decay_attention_xformers(q, k, v, decay, grid_size, mask):
+    bias = _xformers.padded_bias(_full_mask(mask, decay, grid_size).to(q.dtype), q.shape[0])
+    # (B, heads, L, d) -> xformers' (B, L, heads, d): views, the last dim stays contiguous
+    out = _xformers.memory_efficient_attention(*(t.transpose(1, 2) for t in (q, k, v)), bias, scale=1.0)
+    return out.transpose(1, 2)
+
+
+def _xformers_rows(q, k, v, mask) -> torch.Tensor:
+    """Decay attention within each row of (B, H, W, heads, d) maps: the rows are xformers' batch."""
+    B, H, W, heads, _ = q.shape
+    bias = _xformers.padded_bias(mask.to(q.dtype), B * H)
+    out = _xformers.memory_efficient_attention(*(t.reshape(B * H, W, heads, -1) for t in (q, k, v)), bias, scale=1.0)
+    return out.view(B, H, W, heads, -1)
+
+
+@register("axial_decay_attention", "xformers", supports=_xformers_supports_axial)
+def _axial_decay_attention_xformers(q, k, v, decay, masks):
+    mask_h, mask_w = _axial_masks(masks, decay, *q.shape[1:3])
+    along_w = _xformers_rows(q, k, v, mask_w)
+    # the H pass: columns as rows of the transposed maps (q, k and the W pass's output as v)
+    return _xformers_rows(*(t.transpose(1, 2) for t in (q, k, along_w)), mask_h).transpose(1, 2)
 
 
 def _triton_refusal(q: torch.Tensor, v: torch.Tensor, decay: torch.Tensor) -> Optional[str]:

@@ -23,8 +23,11 @@ Backends (see :mod:`vitzoo.ops._dispatch`):
   the backward (:mod:`vitzoo.ops._triton_window`); float32 (exact, no TF32), float16 and bfloat16 on CUDA,
   float32 and float16 under Triton's CPU interpreter (its bfloat16 gives wrong numbers); windows up to 16,
   head dims up to 128; no dropout (training with ``attn_drop`` > 0 falls back to torch);
-* no xformers backend: xformers is not installed where vitzoo's kernels are tested, and untested code
-  would be worse than none, so the dispatcher reports it as not implemented.
+* ``xformers``: ``xformers.ops.memory_efficient_attention`` where it runs the inputs (:mod:`._xformers`
+  says why not otherwise), with the padding and shift of the torch path.  xformers attends within the
+  (batch, head) pairs of its (B, M, H, K) layout, so a window's tokens are M and (window, head) pairs are H:
+  the relative position bias plus shift mask is then one (windows x heads, N, N) ``attn_bias`` broadcast
+  over the batch, where the torch path copies it per image.  Attention dropout is xformers' ``p``.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from ..layers.window import (
     window_partition,
     window_reverse,
 )
+from . import _xformers
 from ._dispatch import register, resolve
 
 try:
@@ -60,11 +64,19 @@ def relative_position_bias(bias_table: torch.Tensor, window: int) -> torch.Tenso
     return bias_table[index.view(-1)].view(N, N, -1).permute(2, 0, 1)
 
 
-def _check_inputs(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift) -> None:
+def _check_inputs(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p) -> None:
     if x.dim() != 4 or x.shape[-1] % num_heads:
         raise ValueError(f"x must be a (B, H, W, C) map with C divisible by num_heads={num_heads}, got {tuple(x.shape)}")
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
+    projection_dtypes = {t.dtype for t in (qkv_weight, qkv_bias) if t is not None}
+    if projection_dtypes != {x.dtype} and not torch.is_autocast_enabled(x.device.type):
+        raise TypeError(
+            f"qkv weight/bias must have x's dtype {x.dtype}, got {', '.join(sorted(map(str, projection_dtypes)))}: "
+            "cast the module or the input, or run under torch.autocast"
+        )
+    if not bias_table.is_floating_point():
+        raise TypeError(f"the bias table must be a floating-point tensor, got {bias_table.dtype}")
     C = x.shape[-1]
     if qkv_weight.shape != (3 * C, C):
         raise ValueError(f"qkv_weight must be (3C, C) = {(3 * C, C)} for C={C}, got {tuple(qkv_weight.shape)}")
@@ -76,6 +88,8 @@ def _check_inputs(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift)
         raise ValueError(f"window {window} must be in [1, {table_window(bias_table)}] (the bias table's window)")
     if not 0 <= shift < window:
         raise ValueError(f"shift {shift} must be in [0, window={window})")
+    if not 0 <= dropout_p <= 1:
+        raise ValueError(f"dropout_p {dropout_p} must be a probability in [0, 1]")
     devices = {t.device for t in (x, qkv_weight, qkv_bias, bias_table) if t is not None}
     if len(devices) > 1:
         raise ValueError(f"x, qkv weight/bias and bias table must be on one device, got {sorted(map(str, devices))}")
@@ -97,19 +111,30 @@ def window_attention(
     ((2T-1)**2, heads) relative position bias for windows of side T >= ``window``; ``dropout_p``: attention
     dropout (pass 0 in eval).
     """
-    _check_inputs(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift)
+    _check_inputs(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p)
     args = (x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p)
     _, impl = resolve(OP, x.device.type, *args)
     return impl(*args)
 
 
+def _pad_and_shift(x: torch.Tensor, window: int, shift: int) -> torch.Tensor:
+    """Zero-pad the map to window multiples, then roll it by -shift (Swin's order)."""
+    x = F.pad(x, (0, 0, 0, (-x.shape[2]) % window, 0, (-x.shape[1]) % window))
+    return torch.roll(x, shifts=(-shift, -shift), dims=(1, 2)) if shift else x
+
+
+def _unshift_and_crop(out: torch.Tensor, shift: int, H: int, W: int) -> torch.Tensor:
+    """Inverse of :func:`_pad_and_shift` on the attention output."""
+    if shift:
+        out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
+    return out[:, :H, :W]
+
+
 @register(OP, "torch")
 def _window_attention_torch(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p):
     B, H, W, C = x.shape
-    x = F.pad(x, (0, 0, 0, (-W) % window, 0, (-H) % window))
+    x = _pad_and_shift(x, window, shift)
     Hp, Wp = x.shape[1:3]
-    if shift:
-        x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
     windows = window_partition(x, window)
     B_, N, _ = windows.shape
     qkv = F.linear(windows, qkv_weight, qkv_bias)
@@ -123,9 +148,46 @@ def _window_attention_torch(x, qkv_weight, qkv_bias, bias_table, num_heads, wind
         bias = bias.unsqueeze(0).expand(B_ // num_windows, -1, -1, -1, -1).reshape(B_, num_heads, N, N)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p)
     out = window_reverse(out.transpose(1, 2).reshape(B_, N, C), window, Hp, Wp)
+    return _unshift_and_crop(out, shift, H, W)
+
+
+def _needs_backward(*tensors: Optional[torch.Tensor]) -> bool:
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def _projected_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype of q, k, v: autocast's where it is on, else x's."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else x.dtype
+
+
+def _xformers_unsupported(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p) -> Optional[str]:
+    head_dim = x.shape[-1] // num_heads
+    backward = _needs_backward(x, qkv_weight, qkv_bias, bias_table)
+    return _xformers.unavailable_reason(x.device, _projected_dtype(x), head_dim, head_dim, backward, dropout_p > 0)
+
+
+@register(OP, "xformers", supports=_xformers_unsupported)
+def _window_attention_xformers(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p):
+    B, H, W, C = x.shape
+    x = _pad_and_shift(x, window, shift)
+    Hp, Wp = x.shape[1:3]
+    rows, cols = Hp // window, Wp // window
+    N, num_windows = window * window, rows * cols
+    # (B, N, windows, C): token-in-window before window, so that each of q, k, v projects to a (B, M, H, K) view
+    tokens = x.view(B, rows, window, cols, window, C).permute(0, 2, 4, 1, 3, 5).reshape(B, N, num_windows, C)
+    biases = (None,) * 3 if qkv_bias is None else qkv_bias.chunk(3)
+    q, k, v = (
+        F.linear(tokens, w, b).view(B, N, num_windows * num_heads, C // num_heads)
+        for w, b in zip(qkv_weight.chunk(3), biases)
+    )
+    bias = relative_position_bias(bias_table, window).to(q.dtype).expand(num_windows, -1, -1, -1)
     if shift:
-        out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
-    return out[:, :H, :W]
+        bias = bias + shifted_window_mask(Hp, Wp, window, shift, x.device).unsqueeze(1).to(q.dtype)
+    bias = _xformers.padded_bias(bias.reshape(num_windows * num_heads, N, N), B)
+    out = _xformers.memory_efficient_attention(q, k, v, bias, scale=None, dropout_p=dropout_p)
+    out = out.reshape(B, window, window, rows, cols, C).permute(0, 3, 1, 4, 2, 5).reshape(B, Hp, Wp, C)
+    return _unshift_and_crop(out, shift, H, W)
 
 
 def _triton_unsupported(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p) -> Optional[str]:
