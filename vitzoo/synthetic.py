@@ -1,11 +1,11 @@
-"""Small synthetic datasets in the real ADE20K and COCO on-disk formats, for runs without downloads.
+"""Small synthetic datasets in the real ImageFolder, ADE20K and COCO on-disk formats, for runs without downloads.
 
 Every object class has its own shape and colour, so a model learns the task in a few hundred
-iterations and the metrics move; the files are exactly what ``ADE20KDataset`` and ``CocoDataset``
-read from the real datasets, so the same pipelines, metrics and launchers run on them.
+iterations and the metrics move; the files are exactly what timm's ImageFolder reader, ``ADE20KDataset``
+and ``CocoDataset`` read from the real datasets, so the same pipelines, metrics and launchers run on them.
 
-``python tools/make_synthetic_data.py {ade20k,coco} ROOT`` writes a dataset; configs that name a
-``synthetic_data`` dict get theirs written by ``tools/train.py`` / ``tools/test.py`` on first use.
+``python tools/make_synthetic_data.py {imagefolder,ade20k,coco} ROOT`` writes a dataset; configs that name a
+synthetic dataset get theirs written by ``tools/train.py`` / ``tools/test.py`` on first use.
 """
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ __all__ = [
     "COCO_SPLITS",
     "COCO_CLASSES",
     "SEGMENTATION_CLASSES",
+    "IMAGEFOLDER_SPLITS",
+    "make_imagefolder_like",
     "make_ade20k_like",
     "make_coco_like",
     "ensure_synthetic_data",
@@ -29,6 +31,7 @@ __all__ = [
 
 ADE20K_SPLITS = ("training", "validation")
 COCO_SPLITS = ("train2017", "val2017")
+IMAGEFOLDER_SPLITS = ("train", "val")
 
 # ADE20K labels (1-based in the PNGs; 0 is "other", ignored with reduce_zero_label=True): the stuff
 # class fills the background, the thing classes are drawn on top
@@ -40,6 +43,7 @@ _SEG_THINGS = (13, 15, 20, 24)
 COCO_CLASSES = {1: "person", 3: "car", 18: "dog"}
 
 _SHAPES = ("ellipse", "rectangle", "triangle", "diamond")
+_COLOUR_NAMES = ("red", "green", "blue", "yellow", "purple", "cyan")
 _COLOURS = ((220, 60, 50), (50, 170, 70), (40, 90, 210), (230, 200, 40), (150, 60, 190), (40, 190, 200))
 
 
@@ -114,6 +118,31 @@ def make_ade20k_like(root, num_train: int = 40, num_val: int = 8, size: tuple[in
     return root
 
 
+def make_imagefolder_like(root, num_classes: int = 6, num_train: int = 40, num_val: int = 10,
+                          size: tuple[int, int] = (64, 64), seed: int = 0) -> Path:
+    """ImageFolder layout: ``{train,val}/<class>/*.jpg``, ``num_train`` / ``num_val`` images per class.
+
+    Class ``k`` is one object of shape ``k mod 4`` and colour ``k mod 6`` (named e.g. ``red_ellipse``) at a
+    random place and size on a grey, noisy background.
+    """
+    if not 2 <= num_classes <= len(_COLOURS):
+        raise ValueError(f"num_classes must be 2..{len(_COLOURS)} (one colour per class), got {num_classes}")
+    root = Path(root)
+    width, height = size
+    rng = np.random.default_rng(seed)
+    for split, count in zip(IMAGEFOLDER_SPLITS, (num_train, num_val)):
+        for kind in range(num_classes):
+            shape, colour = _SHAPES[kind % len(_SHAPES)], _COLOURS[kind]
+            folder = root / split / f"{_COLOUR_NAMES[kind]}_{shape}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for index in range(count):
+                canvas = Image.fromarray(_textured_background(rng, width, height, (120, 120, 120)).astype(np.uint8))
+                ImageDraw.Draw(canvas).polygon(_polygon(_Object(shape, colour, _random_box(rng, width, height))),
+                                               fill=colour)
+                _save_jpeg(np.asarray(canvas), folder / f"{index:05d}.jpg")
+    return root
+
+
 def _polygon_area(points: list[tuple[float, float]]) -> float:
     xs, ys = np.array(points).T
     return float(abs(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))) / 2)
@@ -169,14 +198,18 @@ def make_coco_like(root, num_train: int = 40, num_val: int = 8, size: tuple[int,
     return root
 
 
-_MAKERS = {"ade20k": (make_ade20k_like, "images/validation"), "coco": (make_coco_like, "annotations/instances_val2017.json")}
+_MAKERS = {
+    "imagefolder": (make_imagefolder_like, IMAGEFOLDER_SPLITS[-1]),
+    "ade20k": (make_ade20k_like, "images/validation"),
+    "coco": (make_coco_like, "annotations/instances_val2017.json"),
+}
 
 
 def ensure_synthetic_data(spec: dict) -> Path | None:
     """Write the dataset a config's ``synthetic_data`` dict describes, unless it is already there.
 
-    ``spec``: ``kind`` ('ade20k' or 'coco'), ``root``, and optional ``num_train``, ``num_val``,
-    ``size`` (width, height), ``seed``.
+    ``spec``: ``kind`` ('imagefolder', 'ade20k' or 'coco'), ``root``, and optional ``num_train``, ``num_val``,
+    ``size`` (width, height), ``seed``; for 'imagefolder' also ``num_classes``.
     """
     spec = dict(spec)
     kind = spec.pop("kind", None)

@@ -1,4 +1,4 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share: common arguments and config loading."""
+"""How ``tools/train.py`` and ``tools/test.py`` read an MMSegmentation / MMDetection config."""
 from __future__ import annotations
 
 import argparse
@@ -7,28 +7,18 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from ..cli import default_work_dir
+from ..synthetic import ensure_synthetic_data
 from .hooks import WeightsOnlyCheckpointHook
-from .synthetic import ensure_synthetic_data
 
-__all__ = ["add_common_arguments", "load_config"]
-
-LAUNCHERS = ("none", "pytorch", "slurm", "mpi")
+__all__ = ["load_config"]
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--work-dir", help="directory for logs and checkpoints (default: work_dirs/<config name>)")
-    parser.add_argument(
-        "--cfg-options",
-        nargs="+",
-        action=DictAction,
-        help="override config entries, e.g. train_dataloader.batch_size=4 model.backbone.pretrained=False",
-    )
-    parser.add_argument(
-        "--launcher", choices=LAUNCHERS, default="none",
-        help="'pytorch' when started by torchrun (one process per GPU, any number of nodes)",
-    )
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
+def _parse_cfg_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings parsed as MMEngine's own ``--cfg-options`` parses them."""
+    namespace = argparse.Namespace()
+    DictAction(option_strings=["--cfg-options"], dest="cfg_options")(None, namespace, items)
+    return namespace.cfg_options
 
 
 def load_config(args: argparse.Namespace) -> Config:
@@ -38,12 +28,12 @@ def load_config(args: argparse.Namespace) -> Config:
         raise SystemExit(f"config file {args.config!r} does not exist")
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+        cfg.merge_from_dict(_parse_cfg_options(args.cfg_options))
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
     elif cfg.get("work_dir") is None:
-        cfg.work_dir = osp.join("work_dirs", osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = default_work_dir(args.config)
     # resuming and tools/test.py then read the checkpoints with weights_only=True
     custom_hooks = list(cfg.get("custom_hooks", []))
     hook_type = WeightsOnlyCheckpointHook.__name__

@@ -1,4 +1,4 @@
-# A small synthetic dataset in the ADE20K on-disk format (vitzoo/mm/synthetic.py), written on first
+# A small synthetic dataset in the ADE20K on-disk format (vitzoo/synthetic.py), written on first
 # use by tools/train.py / tools/test.py: the ADE20K pipelines, dataset class and mIoU at CPU scale.
 _base_ = ["mmseg::_base_/datasets/ade20k.py"]
 data_root = "data/synthetic_ade20k"

@@ -1,4 +1,4 @@
-# A small synthetic dataset in the COCO instance format (vitzoo/mm/synthetic.py: person / car / dog
+# A small synthetic dataset in the COCO instance format (vitzoo/synthetic.py: person / car / dog
 # drawn as red ellipses / green rectangles / blue triangles), written on first use by tools/train.py
 # and tools/test.py: the COCO pipelines, dataset class and COCO mAP at CPU scale.
 _base_ = ["mmdet::_base_/datasets/coco_instance.py"]

@@ -1,0 +1,9 @@
+# SLAB-DeiT-T, ImageNet-1k 224: top-1 74.3 (SLAB README.md, ImageNet table, slab_deit_t.yaml)
+_base_ = "_base_/slab.py"
+# cfgs/slab_deit_t.yaml: DROP_PATH_RATE 0.0 (x 8 GPUs = 1024 images, 1251 steps per epoch);
+# LinearNorm step=60000 (models/slab_deit.py L385/L401), warm=0
+model = dict(
+    name="slab_deit_tiny",
+    drop_path_rate=0.0,
+    norm_schedule=dict(warmup_epochs=0, total_epochs=60000 / (1281167 // 1024)),
+)

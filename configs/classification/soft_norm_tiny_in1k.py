@@ -1,0 +1,4 @@
+# SOFT-Tiny-Norm, ImageNet-1k 224: top-1 79.4 (SOFT README.md, ImageNet table)
+_base_ = "_base_/soft.py"
+# config/SOFT_Tiny_norm.yaml: lr 1e-3, batch_size 128; no --drop-path, so main.py L171's 0.1
+model = dict(name="soft_norm_tiny", drop_path_rate=0.1)

@@ -1,0 +1,4 @@
+# Swin-T, ImageNet-1k 224: top-1 81.2 (Swin-Transformer README.md, ImageNet-1K table)
+_base_ = "_base_/swin.py"
+# configs/swin/swin_tiny_patch4_window7_224.yaml: DROP_PATH_RATE 0.2
+model = dict(name="vz_swin_tiny_patch4_window7_224", drop_path_rate=0.2)
