@@ -23,7 +23,9 @@ setup(
         "huggingface_hub",
     ],
     extras_require={
-        "dev": ["pytest>=7"],
+        # tools/train.py's classification runs: progress bars and the training-curve / predictions plots
+        "train": ["matplotlib", "tqdm"],
+        "dev": ["pytest>=7", "matplotlib", "tqdm"],
     },
     license="Apache-2.0",
 )
