@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -214,6 +215,25 @@ def test_training_killed_mid_epoch_resumes(tmp_path, tiny_imagefolder):
     final = train_tool.main([str(config), "--work-dir", str(work_dir), "--resume", "--cfg-options",
                              f"train.max_iters={state['num_updates'] + 2}"])
     assert final["step"] == state["num_updates"] + 2
+
+
+def test_torchrun_two_processes(tmp_path, tiny_imagefolder):
+    """DistributedDataParallel on CPU (gloo): each process takes half of every epoch's batches."""
+    config = _write_config(tmp_path / "ddp.py", tiny_imagefolder, data=dict(batch_size=4),
+                           train=dict(max_iters=3, log_interval=1))
+    work_dir = tmp_path / "run"
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                "--master-addr", "127.0.0.1", "--master-port", str(port)]
+    result = subprocess.run([*torchrun, str(REPO / "tools" / "train.py"), str(config), "--launcher", "pytorch",
+                             "--work-dir", str(work_dir)], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r["step"] for r in _records(work_dir, "train")] == [1, 2, 3]  # logged once, by rank 0
+    assert "2 processes x batch 4" in (work_dir / "log.txt").read_text()
+    assert json.loads((work_dir / "metrics.json").read_text())["step"] == 3
 
 
 # --- bad input -------------------------------------------------------------------------------------------------

@@ -33,8 +33,9 @@ from timm.utils import ModelEmaV3, accuracy, dispatch_clip_grad
 from tqdm import tqdm
 
 from ..synthetic import IMAGEFOLDER_SPLITS, ensure_synthetic_data
-from .data import ResumableSampler, build_datasets, build_loader
+from .data import ResumableSampler, build_datasets, build_loader, eval_data_config
 from .state import TRAIN_STATE_KEY, capture_rng, load_train_state, restore_rng, save_atomic
+from .token_label import MixTokenModel, TokenLabelConfig, TokenLabelCrossEntropy, TokenLabelDataset
 
 __all__ = ["DistEnv", "init_distributed", "build_classifier", "evaluate", "train", "resolve_data_dirs"]
 
@@ -81,8 +82,6 @@ def _setup_logging(work_dir: Path, env: DistEnv) -> None:
     for handler in (logging.StreamHandler(sys.stdout), logging.FileHandler(work_dir / "log.txt")):
         handler.setFormatter(formatter)
         _logger.addHandler(handler)
-    # the dataset reports unreadable images through its own logger: show them in the run's log too
-    logging.getLogger("vitzoo.classification.data").parent = _logger
 
 
 def resolve_data_dirs(cfg: Mapping[str, Any], env: DistEnv | None = None) -> dict[str, Any]:
@@ -180,10 +179,7 @@ def evaluate(model: nn.Module, loader, env: DistEnv, amp: str | None = None, des
 def _loss_fn(cfg: Mapping[str, Any], mixup_active: bool) -> nn.Module:
     smoothing = cfg["loss"]["label_smoothing"]
     if cfg["loss"].get("token_label"):
-        raise SystemExit(
-            "loss.token_label: token-labelling training needs the authors' per-image label maps, which this "
-            "trainer does not read yet; remove it to train with the class labels"
-        )
+        return TokenLabelCrossEntropy(TokenLabelConfig.from_config(cfg), smoothing)
     if cfg["loss"]["bce"]:
         return BinaryCrossEntropy(smoothing=0.0 if mixup_active else smoothing)
     if mixup_active:
@@ -241,6 +237,9 @@ def train(cfg: Mapping[str, Any], work_dir: str | os.PathLike, resume: str | Non
     num_classes = _count_classes(data_cfg["train_dir"])
     model = build_classifier(cfg["model"], num_classes)
     train_set, val_set = build_datasets(data_cfg, model)
+    token_label = TokenLabelConfig.from_config(cfg)  # RMT's token labelling: label maps go with each image
+    if token_label is not None:
+        train_set = TokenLabelDataset(train_set, token_label.label_dir, data_cfg, eval_data_config(model, data_cfg))
     accum = tcfg["grad_accum_steps"]
     if accum < 1:
         raise SystemExit("train.grad_accum_steps must be >= 1")
@@ -316,9 +315,11 @@ def train(cfg: Mapping[str, Any], work_dir: str | os.PathLike, resume: str | Non
         _logger.info("resumed from %s: epoch %d, batch %d, step %d", resume_path, epoch, batch_in_epoch, num_updates)
 
     train_model: nn.Module = model
+    if token_label is not None:  # its training forward (MixToken) as a module, for DistributedDataParallel
+        train_model = MixTokenModel(model, token_label.mix_token, token_label.mix_token_beta)
     if dist.is_initialized():
         train_model = nn.parallel.DistributedDataParallel(
-            model, device_ids=[env.device.index] if env.device.type == "cuda" else None
+            train_model, device_ids=[env.device.index] if env.device.type == "cuda" else None
         )
     metrics_log = _MetricsLog(work_dir / "metrics.jsonl", env.is_main)
     classes = train_set.classes
@@ -365,7 +366,8 @@ def train(cfg: Mapping[str, Any], work_dir: str | os.PathLike, resume: str | Non
             if mixup is not None:
                 images, targets = mixup(images, targets)
             last_micro_step = (batch_in_epoch + 1) % accum == 0
-            sync = contextlib.nullcontext() if last_micro_step or train_model is model else train_model.no_sync()
+            ddp = isinstance(train_model, nn.parallel.DistributedDataParallel)
+            sync = train_model.no_sync() if ddp and not last_micro_step else contextlib.nullcontext()
             with sync:
                 with _autocast(env.device, tcfg["amp"]):
                     loss = criterion(train_model(images), targets)
