@@ -119,7 +119,7 @@ def test_rmt_recipes():
     assert token_label["data"]["repeated_aug"] == 0 and token_label["data"]["crop_pct"] == 0.96
     tl = token_label["loss"]["token_label"]
     assert (tl["label_size"], tl["dense_weight"], tl["cls_weight"]) == (7, 0.5, 1.0)
-    assert (tl["mix_token"], tl["mix_token_beta"], tl["mix_token_pool_scale"]) == (True, 1.0, 8)
+    assert (tl["mix_token"], tl["mix_token_beta"], tl["tlt_box_order"]) == (True, 1.0, True)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,10 @@ from timm.data.distributed_sampler import RepeatAugSampler
 from timm.data.readers import create_reader
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-__all__ = ["ImageFolderDataset", "build_datasets", "build_loader", "ResumableSampler", "eval_data_config"]
+__all__ = [
+    "ImageFolderDataset", "build_datasets", "build_train_transform", "build_loader", "ResumableSampler",
+    "eval_data_config",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -60,22 +63,25 @@ class ImageFolderDataset(Dataset):
         with Image.open(file) as image:
             return image.convert("RGB"), target
 
-    def __getitem__(self, index: int) -> tuple[Any, int]:
+    def load_readable(self, index: int) -> tuple[Image.Image, int, int]:
+        """The first readable sample from ``index`` on: its RGB image, class index, and index."""
         for attempt in range(MAX_CONSECUTIVE_BROKEN):
             try:
                 image, target = self.load(index)
-                break
+                return image, target, index
             except (OSError, ValueError, Image.DecompressionBombError) as e:
                 path = self.reader.filename(index, absolute=True)
                 if path not in self.reported:
                     self.reported.add(path)
                     _logger.warning("skipping unreadable image %s (%s)", path, e)
                 index = (index + 1) % len(self)
-        else:
-            raise RuntimeError(
-                f"{MAX_CONSECUTIVE_BROKEN} images in a row under {self.root} could not be read (last: {path}); "
-                "check that the folder holds images"
-            )
+        raise RuntimeError(
+            f"{MAX_CONSECUTIVE_BROKEN} images in a row under {self.root} could not be read (last: {path}); "
+            "check that the folder holds images"
+        )
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        image, target, _ = self.load_readable(index)
         if self.transform is not None:
             image = self.transform(image)
         return image, target
@@ -95,21 +101,7 @@ def build_datasets(data_cfg: Mapping[str, Any], model: torch.nn.Module) -> tuple
     if not data_cfg.get("train_dir") or not data_cfg.get("val_dir"):
         raise ValueError("set data.train_dir and data.val_dir (ImageFolder roots), or data.synthetic")
     eval_cfg = eval_data_config(model, data_cfg)
-    train_transform = create_transform(
-        eval_cfg["input_size"],
-        is_training=True,
-        scale=tuple(data_cfg["scale"]),
-        ratio=tuple(data_cfg["ratio"]),
-        hflip=data_cfg["hflip"],
-        color_jitter=data_cfg["color_jitter"],
-        auto_augment=data_cfg["auto_augment"],
-        interpolation=data_cfg["train_interpolation"],
-        mean=eval_cfg["mean"],
-        std=eval_cfg["std"],
-        re_prob=data_cfg["re_prob"],
-        re_mode=data_cfg["re_mode"],
-        re_count=data_cfg["re_count"],
-    )
+    train_transform = build_train_transform(data_cfg, eval_cfg)
     eval_transform = create_transform(
         eval_cfg["input_size"],
         is_training=False,
@@ -123,6 +115,26 @@ def build_datasets(data_cfg: Mapping[str, Any], model: torch.nn.Module) -> tuple
     if set(val_set.class_to_idx) - set(train_set.class_to_idx):
         raise ValueError(f"{data_cfg['val_dir']} has classes that {data_cfg['train_dir']} does not")
     return train_set, val_set
+
+
+def build_train_transform(data_cfg: Mapping[str, Any], eval_cfg: Mapping[str, Any], separate: bool = False):
+    """timm's train transform for the config; ``separate``: as timm's three stages (geometry, appearance, to tensor)."""
+    return create_transform(
+        eval_cfg["input_size"],
+        is_training=True,
+        scale=tuple(data_cfg["scale"]),
+        ratio=tuple(data_cfg["ratio"]),
+        hflip=data_cfg["hflip"],
+        color_jitter=data_cfg["color_jitter"],
+        auto_augment=data_cfg["auto_augment"],
+        interpolation=data_cfg["train_interpolation"],
+        mean=eval_cfg["mean"],
+        std=eval_cfg["std"],
+        re_prob=data_cfg["re_prob"],
+        re_mode=data_cfg["re_mode"],
+        re_count=data_cfg["re_count"],
+        separate=separate,
+    )
 
 
 class ResumableSampler(Sampler):

@@ -18,7 +18,9 @@ Differences from the authors' classification code, none of which change its outp
   end of stages 0-2), the classification head (projection, BatchNorm, Swish, pool, classifier) in
   ``head``; ``checkpoint_filter_fn`` converts the authors' layout.
 * Token-labelling models (``rmt_*_token_label``) give the authors' eval score ``cls + 0.5 * max over
-  tokens(aux)`` in train mode too, as timm's VOLO does; MixToken training is not part of the model.
+  tokens(aux)`` in train mode too, as timm's VOLO does. Their training forward, which returns the class and
+  per-token logits separately and applies a MixToken box, is ``forward_token_label``: the authors' training
+  branch of ``forward``, with the box drawn by the caller (``vitzoo.classification.token_label``).
 """
 from __future__ import annotations
 
@@ -304,15 +306,22 @@ class RMTHead(nn.Module):
         self.fc = nn.Linear(self.hidden_size, num_classes) if num_classes > 0 else nn.Identity()
         self.aux_fc = nn.Linear(self.in_dim, num_classes) if self.token_label and num_classes > 0 else None
 
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: the last stage's map (B, H, W, C) -> the pooled features (B, hidden_size)."""
+        return self.global_pool(self.act(self.norm(self.proj(x).permute(0, 3, 1, 2))))
+
+    def forward_token_label(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Class logits (B, classes) and the auxiliary head's logits of every token (B, H * W, classes)."""
+        return self.fc(self.drop(self.pool(x))), self.aux_fc(x.flatten(1, 2))
+
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """``x``: the last stage's map (B, H, W, C)."""
-        pooled = self.global_pool(self.act(self.norm(self.proj(x).permute(0, 3, 1, 2))))
         if pre_logits:
-            return pooled
-        logits = self.fc(self.drop(pooled))
-        if self.aux_fc is not None:
-            logits = logits + 0.5 * self.aux_fc(x.flatten(1, 2)).amax(1)
-        return logits
+            return self.pool(x)
+        if self.aux_fc is None:
+            return self.fc(self.drop(self.pool(x)))
+        logits, token_logits = self.forward_token_label(x)
+        return logits + 0.5 * token_logits.amax(1)
 
 
 class RMT(StagedBackboneMixin, nn.Module):
@@ -414,6 +423,50 @@ class RMT(StagedBackboneMixin, nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+    def forward_token_label(
+        self, x: torch.Tensor, mix_box: Optional[Tuple[int, int, int, int]] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The token-labelling training forward: class logits (B, classes) and per-token logits (B, H * W, classes).
+
+        ``mix_box`` = (top, left, bottom, right) in last-stage tokens applies MixToken as the authors' ``forward``
+        does: inside the box (scaled to the stem's map) every image's stem features are those of the image at the
+        mirrored batch position, ``x.flip(0)``; the token logits inside the box are then taken back from the
+        mirrored position, so each token's logits are for the image its content came from and match that
+        image's label map. The class logits stay mixed; the loss mixes their target by the box's area.
+        """
+        if self.head.aux_fc is None:
+            raise RuntimeError(
+                "forward_token_label needs the token-label head: build rmt_{s,b,l}_token_label (token_label=True) "
+                "with num_classes > 0"
+            )
+        x = self._stem(x)
+        if mix_box is not None:
+            x = _swap_box_with_flipped_batch(x, mix_box, scale=2 ** (len(self.layers) - 1))
+        x = self.layers(x)
+        logits, token_logits = self.head.forward_token_label(x)
+        if mix_box is not None:
+            token_logits = _swap_box_with_flipped_batch(token_logits.unflatten(1, x.shape[1:3]), mix_box, 1)
+            token_logits = token_logits.flatten(1, 2)
+        return logits, token_logits
+
+
+def _swap_box_with_flipped_batch(x: torch.Tensor, box: Tuple[int, int, int, int], scale: int) -> torch.Tensor:
+    """``x`` (B, H, W, C) with ``x.flip(0)`` inside ``box`` (top, left, bottom, right) x ``scale`` (MixToken)."""
+    height, width = x.shape[1] // scale, x.shape[2] // scale
+    if (height * scale, width * scale) != tuple(x.shape[1:3]):
+        raise ValueError(
+            f"MixToken needs a stem map that is a multiple of {scale} tokens, got {tuple(x.shape[1:3])}: use an "
+            f"input size that is a multiple of {4 * scale}"
+        )
+    top, left, bottom, right = box
+    if not (0 <= top <= bottom <= height and 0 <= left <= right <= width):
+        raise ValueError(f"MixToken box {tuple(box)} (top, left, bottom, right) is not inside the {height}x{width} "
+                         "token grid")
+    rows, cols = slice(top * scale, bottom * scale), slice(left * scale, right * scale)
+    mixed = x.clone()
+    mixed[:, rows, cols] = x.flip(0)[:, rows, cols]
+    return mixed
 
 
 # Authors' key -> vitzoo key, applied in order (stage downsampling is moved separately).

@@ -26,9 +26,13 @@ loss = dict(
         cls_weight=1.0,  # main.py L208
         # MixToken in the model's forward (RMT.py L565-567, L635-661): a CutMix box drawn with
         # lam ~ Beta(beta, beta) on the 7x7 token grid, pasted from the flipped batch at the stem's 56x56 map
-        # (pool_scale x the box), and the same box mixed into the dense outputs and the class target
+        # (the stem-to-token stride, 8, x the box), and the same box mixed into the dense outputs and the class
+        # target
         mix_token=True,
         mix_token_beta=1.0,
-        mix_token_pool_scale=8,
+        # tlt/data/mixup.py get_label: TLT gives RoIAlign the crop as (top, left, bottom, right) where it reads
+        # (x1, y1, x2, y2), so the label map is cropped transposed to the image; the released weights were
+        # trained so (False: crop it where the image was cropped)
+        tlt_box_order=True,
     ),
 )
