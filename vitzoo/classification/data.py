@@ -15,7 +15,8 @@ from timm.data.readers import create_reader
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 __all__ = [
-    "ImageFolderDataset", "build_datasets", "build_train_transform", "build_loader", "ResumableSampler",
+    "ImageFolderDataset", "build_datasets", "build_train_transform", "build_loader", "build_val_loader",
+    "ResumableSampler",
     "eval_data_config",
 ]
 
@@ -178,4 +179,16 @@ def build_loader(dataset: Dataset, sampler: Sampler, batch_size: int, num_worker
         pin_memory=pin_memory and torch.cuda.is_available(),
         drop_last=drop_last,
         persistent_workers=False,
+    )
+
+
+def build_val_loader(val_set: Dataset, data_cfg: Mapping[str, Any], num_replicas: int, rank: int) -> DataLoader:
+    """The evaluation loader: every process takes its share in order (``data.eval_batch_size``, default 2x)."""
+    return build_loader(
+        val_set,
+        ResumableSampler(val_set, 1, num_replicas, rank, 0, shuffle=False),
+        data_cfg["eval_batch_size"] or 2 * data_cfg["batch_size"],
+        data_cfg["num_workers"],
+        data_cfg["pin_memory"],
+        drop_last=False,
     )

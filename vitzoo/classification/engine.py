@@ -1,7 +1,7 @@
 """The classification training loop: timm's transforms, mixup, losses, optimizers, schedulers and EMA.
 
 One process, or one per GPU under ``torchrun`` (DistributedDataParallel). Each run writes to its work dir:
-``last.pth`` (the training state, rewritten every ``train.checkpoint_interval`` steps and at each epoch's end,
+``training_curve.png`` and ``predictions.png`` (the final model on validation images), ``last.pth`` (the training state, rewritten every ``train.checkpoint_interval`` steps and at each epoch's end,
 always by write-then-rename), ``epoch_N.pth``, ``log.txt``, ``metrics.jsonl`` (one JSON record per log
 interval and per evaluation) and ``metrics.json`` (the final evaluation).
 """
@@ -33,11 +33,12 @@ from timm.utils import ModelEmaV3, accuracy, dispatch_clip_grad
 from tqdm import tqdm
 
 from ..synthetic import IMAGEFOLDER_SPLITS, ensure_synthetic_data
-from .data import ResumableSampler, build_datasets, build_loader, eval_data_config
+from .data import ResumableSampler, build_datasets, build_loader, build_val_loader, eval_data_config
+from .report import plot_predictions, plot_training_curve
 from .state import TRAIN_STATE_KEY, capture_rng, load_train_state, restore_rng, save_atomic
 from .token_label import MixTokenModel, TokenLabelConfig, TokenLabelCrossEntropy, TokenLabelDataset
 
-__all__ = ["DistEnv", "init_distributed", "build_classifier", "evaluate", "train", "resolve_data_dirs"]
+__all__ = ["DistEnv", "init_distributed", "build_classifier", "count_classes", "evaluate", "train", "resolve_data_dirs"]
 
 _logger = logging.getLogger("vitzoo.classification")
 
@@ -74,10 +75,9 @@ def init_distributed(launcher: str) -> DistEnv:
 
 def _setup_logging(work_dir: Path, env: DistEnv) -> None:
     _logger.setLevel(logging.INFO if env.is_main else logging.WARNING)
-    if _logger.handlers:
-        for handler in list(_logger.handlers):
-            _logger.removeHandler(handler)
-            handler.close()
+    for handler in list(_logger.handlers):  # a second run in the same process logs to its own work dir
+        _logger.removeHandler(handler)
+        handler.close()
     formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
     for handler in (logging.StreamHandler(sys.stdout), logging.FileHandler(work_dir / "log.txt")):
         handler.setFormatter(formatter)
@@ -234,7 +234,7 @@ def train(cfg: Mapping[str, Any], work_dir: str | os.PathLike, resume: str | Non
 
     data_cfg = resolve_data_dirs(cfg, env)
     # the model's head needs the class count; the eval transform needs the model's mean / std / crop
-    num_classes = _count_classes(data_cfg["train_dir"])
+    num_classes = count_classes(data_cfg["train_dir"])
     model = build_classifier(cfg["model"], num_classes)
     train_set, val_set = build_datasets(data_cfg, model)
     token_label = TokenLabelConfig.from_config(cfg)  # RMT's token labelling: label maps go with each image
@@ -253,11 +253,7 @@ def train(cfg: Mapping[str, Any], work_dir: str | os.PathLike, resume: str | Non
             f"train.grad_accum_steps={accum}: lower data.batch_size or add images"
         )
     updates_per_epoch = batches_per_epoch // accum
-    val_loader = build_loader(
-        val_set,
-        ResumableSampler(val_set, 1, env.world_size, env.rank, 0, shuffle=False),
-        data_cfg["eval_batch_size"] or 2 * batch_size, data_cfg["num_workers"], data_cfg["pin_memory"], drop_last=False,
-    )
+    val_loader = build_val_loader(val_set, data_cfg, env.world_size, env.rank)
 
     _apply_norm_schedule(model, cfg["model"].get("norm_schedule"), batches_per_epoch)
     if tcfg["grad_checkpointing"]:
@@ -430,10 +426,13 @@ def train(cfg: Mapping[str, Any], work_dir: str | os.PathLike, resume: str | Non
     if env.is_main:
         with open(work_dir / "metrics.json", "w") as f:
             json.dump(final_metrics, f, indent=2)
+        plot_training_curve(work_dir / "metrics.jsonl", work_dir / "training_curve.png")
+        plot_predictions(model, val_set, val_set.classes, env.device, work_dir / "predictions.png")
     return final_metrics
 
 
-def _count_classes(train_dir: str) -> int:
+def count_classes(train_dir: str) -> int:
+    """The number of class folders of an ImageFolder root (at least 2)."""
     root = Path(train_dir)
     if not root.is_dir():
         raise SystemExit(f"data.train_dir {train_dir!r} does not exist (ImageFolder root: one sub-folder per class)")

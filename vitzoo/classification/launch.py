@@ -12,9 +12,8 @@ import torch
 from ..checkpoint import CheckpointError, load_checkpoint_file, unwrap_state_dict
 from ..cli import default_work_dir
 from .config import ConfigError, load_config, parse_overrides
-from .data import ResumableSampler, build_datasets, build_loader
-from .engine import DistEnv, build_classifier, evaluate, init_distributed, resolve_data_dirs, train
-from .report import plot_predictions, plot_training_curve
+from .data import build_datasets, build_val_loader
+from .engine import DistEnv, build_classifier, count_classes, evaluate, init_distributed, resolve_data_dirs, train
 from .state import load_train_state
 
 __all__ = ["train_main", "test_main"]
@@ -45,12 +44,10 @@ def train_main(args: argparse.Namespace) -> dict[str, Any]:
     if args.resume not in (None, "auto") and not Path(args.resume).is_file():
         raise SystemExit(f"--resume {args.resume}: no such training state file")
     metrics = train(cfg, work_dir, resume=args.resume, launcher=args.launcher)
-    env = init_distributed(args.launcher)
-    if env.is_main:
-        curve = plot_training_curve(work_dir / "metrics.jsonl", work_dir / "training_curve.png")
-        _write_predictions(cfg, work_dir / "last.pth", work_dir / "predictions.png", env)
+    if init_distributed(args.launcher).is_main:
         print(f"final evaluation: {json.dumps(metrics)}")
-        print(f"wrote {work_dir / 'metrics.json'}, {curve} and {work_dir / 'predictions.png'}")
+        written = ", ".join(str(work_dir / name) for name in ("metrics.json", "training_curve.png", "predictions.png"))
+        print(f"wrote {written}")
     return metrics
 
 
@@ -88,17 +85,9 @@ def _load(model: torch.nn.Module, weights: dict, path: Path) -> None:
 
 def _classifier_and_val_set(cfg, env: DistEnv):
     data_cfg = resolve_data_dirs(cfg, env)
-    num_classes = sum(1 for p in Path(data_cfg["train_dir"]).iterdir() if p.is_dir())
-    model = build_classifier({**cfg["model"], "pretrained": False}, num_classes)
+    model = build_classifier({**cfg["model"], "pretrained": False}, count_classes(data_cfg["train_dir"]))
     _, val_set = build_datasets(data_cfg, model)
     return model.to(env.device), val_set, data_cfg
-
-
-def _write_predictions(cfg, checkpoint: Path, out: Path, env: DistEnv) -> None:
-    model, val_set, _ = _classifier_and_val_set(cfg, env)
-    weights, _ = _weights_to_evaluate(checkpoint)
-    _load(model, weights[0][1], checkpoint)  # the trained model, not its EMA
-    plot_predictions(model, val_set, val_set.classes, env.device, out)
 
 
 def test_main(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,9 +101,7 @@ def test_main(args: argparse.Namespace) -> dict[str, Any]:
     weights, classes = _weights_to_evaluate(checkpoint)
     if classes is not None and classes != val_set.classes:
         raise SystemExit(f"{checkpoint} was trained on classes {classes}, the config's data has {val_set.classes}")
-    loader = build_loader(val_set, ResumableSampler(val_set, 1, env.world_size, env.rank, 0, shuffle=False),
-                          data_cfg["eval_batch_size"] or 2 * data_cfg["batch_size"], data_cfg["num_workers"],
-                          data_cfg["pin_memory"], drop_last=False)
+    loader = build_val_loader(val_set, data_cfg, env.world_size, env.rank)
     metrics: dict[str, Any] = {}
     for prefix, state_dict in weights:
         _load(model, state_dict, checkpoint)
