@@ -1,18 +1,4 @@
 # HorNet-B (GF) Cascade Mask R-CNN 3x: the authors' recipe (AdamW 2e-4, layer-wise lr decay 0.8 over 12 layers); box/mask AP 54.0 / 46.9
-_base_ = [
-    "../_base_/models/cascade_mask_rcnn_vitzoo_fpn.py",
-    "../_base_/datasets/coco_instance_ms_crop.py",
-    "mmdet::_base_/default_runtime.py",
-    "../_base_/schedules/det_adamw_3x.py",
-]
-model = dict(
-    backbone=dict(model_name="hornet_base_gf", pretrained=True, drop_path_rate=0.7),
-    neck=dict(in_channels=[128, 256, 512, 1024]),
-)
-optim_wrapper = dict(
-    _delete_=True,
-    type="OptimWrapper",
-    optimizer=dict(type="AdamW", lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor="LayerDecayOptimWrapperConstructor",
-    paramwise_cfg=dict(layer_decay_rate=0.8, decay_type="layer_wise", num_layers=12),
-)
+# HorNet-B (7X7)'s config with the global-filter backbone.
+_base_ = "./cascade-mask-rcnn_hornet_base_7x7_fpn_ms-crop-3x_coco.py"
+model = dict(backbone=dict(model_name="hornet_base_gf"))

@@ -1,12 +1,8 @@
 # HorNet-T (7X7) Cascade Mask R-CNN 3x: the authors' recipe (AdamW 2e-4, layer-wise lr decay 0.7 over 12 layers); box/mask AP 51.7 / 44.8
-_base_ = [
-    "../_base_/models/cascade_mask_rcnn_vitzoo_fpn.py",
-    "../_base_/datasets/coco_instance_ms_crop.py",
-    "mmdet::_base_/default_runtime.py",
-    "../_base_/schedules/det_adamw_3x.py",
-]
+# Swin-T's Cascade Mask R-CNN 3x config with the HorNet-T backbone and HorNet's optimizer.
+_base_ = "./cascade-mask-rcnn_vz_swin_tiny_fpn_ms-crop-3x_coco.py"
 model = dict(
-    backbone=dict(model_name="hornet_tiny_7x7", pretrained=True, drop_path_rate=0.4),
+    backbone=dict(model_name="hornet_tiny_7x7", drop_path_rate=0.4),
     neck=dict(in_channels=[64, 128, 256, 512]),
 )
 optim_wrapper = dict(

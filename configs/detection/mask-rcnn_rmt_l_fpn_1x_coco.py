@@ -1,24 +1,9 @@
 # RMT-L Mask R-CNN 1x (the authors' recipe: single scale, AdamW 0.0002); box/mask AP 51.6 / 45.9
 # backbone weights: the authors' ImageNet file (Baidu Netdisk only, see model_cards/rmt.md) at checkpoints/rmt_l.pth
-_base_ = [
-    "../_base_/models/mask_rcnn_vitzoo_fpn.py",
-    "mmdet::_base_/datasets/coco_instance.py",
-    "mmdet::_base_/default_runtime.py",
-    "../_base_/schedules/det_adamw_1x.py",
-]
+# RMT-T's config with the RMT-L backbone and lr 0.0002.
+_base_ = "./mask-rcnn_rmt_t_fpn_1x_coco.py"
 model = dict(
-    backbone=dict(model_name="rmt_l", pretrained='checkpoints/rmt_l.pth', drop_path_rate=0.5),
+    backbone=dict(model_name="rmt_l", pretrained="checkpoints/rmt_l.pth", drop_path_rate=0.5),
     neck=dict(in_channels=[112, 224, 448, 640]),
 )
-optim_wrapper = dict(
-    _delete_=True,
-    type="OptimWrapper",
-    optimizer=dict(type="AdamW", lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05),
-    paramwise_cfg=dict(
-        custom_keys={
-            "absolute_pos_embed": dict(decay_mult=0.0),
-            "relative_position_bias_table": dict(decay_mult=0.0),
-            "norm": dict(decay_mult=0.0),
-        }
-    ),
-)
+optim_wrapper = dict(optimizer=dict(lr=0.0002))

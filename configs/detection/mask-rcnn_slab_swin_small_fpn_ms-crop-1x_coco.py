@@ -1,11 +1,4 @@
 # SLAB-Swin-S Mask R-CNN 1x: the authors' recipe (SLAB detection/configs/swin: multi-scale + crop, AdamW 1e-4)
-_base_ = [
-    "../_base_/models/mask_rcnn_vitzoo_fpn.py",
-    "../_base_/datasets/coco_instance_ms_crop.py",
-    "mmdet::_base_/default_runtime.py",
-    "../_base_/schedules/det_adamw_1x.py",
-]
-model = dict(
-    backbone=dict(model_name="slab_swin_small", pretrained=True, drop_path_rate=0.2),
-    neck=dict(in_channels=[96, 192, 384, 768]),
-)
+# Swin-T's Mask R-CNN 1x config with the SLAB-Swin-S backbone and drop path 0.2.
+_base_ = "./mask-rcnn_vz_swin_tiny_fpn_ms-crop-1x_coco.py"
+model = dict(backbone=dict(model_name="slab_swin_small", drop_path_rate=0.2))

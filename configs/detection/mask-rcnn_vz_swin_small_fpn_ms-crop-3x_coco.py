@@ -1,11 +1,4 @@
 # Swin-S Mask R-CNN 3x (the authors' recipe): box/mask AP 48.5 / 43.3
-_base_ = [
-    "../_base_/models/mask_rcnn_vitzoo_fpn.py",
-    "../_base_/datasets/coco_instance_ms_crop.py",
-    "mmdet::_base_/default_runtime.py",
-    "../_base_/schedules/det_adamw_3x.py",
-]
-model = dict(
-    backbone=dict(model_name="vz_swin_small_patch4_window7_224", pretrained=True, drop_path_rate=0.2),
-    neck=dict(in_channels=[96, 192, 384, 768]),
-)
+# Swin-T's config with the Swin-S backbone (same channels and drop path).
+_base_ = "./mask-rcnn_vz_swin_tiny_fpn_ms-crop-3x_coco.py"
+model = dict(backbone=dict(model_name="vz_swin_small_patch4_window7_224"))

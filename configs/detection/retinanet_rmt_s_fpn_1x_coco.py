@@ -1,15 +1,5 @@
 # RMT-S RetinaNet 1x (the authors' recipe: AdamW 0.0004, wd 1e-4); box AP 47.8
 # backbone weights: the authors' ImageNet file (Baidu Netdisk only, see model_cards/rmt.md) at checkpoints/rmt_s.pth
-_base_ = [
-    "../_base_/models/retinanet_vitzoo_fpn.py",
-    "mmdet::_base_/datasets/coco_detection.py",
-    "mmdet::_base_/default_runtime.py",
-    "../_base_/schedules/det_adamw_1x.py",
-]
-model = dict(
-    backbone=dict(model_name="rmt_s", pretrained='checkpoints/rmt_s.pth', drop_path_rate=0.15),
-    neck=dict(in_channels=[64, 128, 256, 512]),
-)
-optim_wrapper = dict(
-    _delete_=True, type="OptimWrapper", optimizer=dict(type="AdamW", lr=0.0004, weight_decay=0.0001)
-)
+# RMT-T's config with the RMT-S backbone (same channels).
+_base_ = "./retinanet_rmt_t_fpn_1x_coco.py"
+model = dict(backbone=dict(model_name="rmt_s", pretrained="checkpoints/rmt_s.pth", drop_path_rate=0.15))

@@ -7,9 +7,10 @@ _base_ = [
     "../_base_/schedules/det_adamw_1x.py",
 ]
 model = dict(
-    backbone=dict(model_name="rmt_t", pretrained='checkpoints/rmt_t.pth', drop_path_rate=0.1),
+    backbone=dict(model_name="rmt_t", pretrained="checkpoints/rmt_t.pth", drop_path_rate=0.1),
     neck=dict(in_channels=[64, 128, 256, 512]),
 )
+# AdamW without det_adamw_1x's betas and its no-decay rules for norms and position tables
 optim_wrapper = dict(
     _delete_=True, type="OptimWrapper", optimizer=dict(type="AdamW", lr=0.0004, weight_decay=0.0001)
 )

@@ -1,14 +1,8 @@
 # RMT-L Semantic FPN, ADE20K 80k: the authors' recipe (AdamW 1e-4, wd 1e-4, poly 0.9); mIoU 51.4
 # backbone weights: the authors' ImageNet file (Baidu Netdisk only, see model_cards/rmt.md) at checkpoints/rmt_l.pth
-_base_ = [
-    "../_base_/models/fpn_vitzoo.py",
-    "../_base_/datasets/ade20k_8xb2.py",
-    "mmseg::_base_/default_runtime.py",
-    "../_base_/schedules/seg_adamw_poly_80k.py",
-]
-crop_size = (512, 512)
+# RMT-T's config with the RMT-L backbone.
+_base_ = "./fpn_rmt_t_8xb2-80k_ade20k-512x512.py"
 model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(model_name="rmt_l", pretrained='checkpoints/rmt_l.pth', drop_path_rate=0.5),
+    backbone=dict(model_name="rmt_l", pretrained="checkpoints/rmt_l.pth", drop_path_rate=0.5),
     neck=dict(in_channels=[112, 224, 448, 640]),
 )

@@ -9,6 +9,6 @@ _base_ = [
 crop_size = (512, 512)
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(model_name="rmt_t", pretrained='checkpoints/rmt_t.pth', drop_path_rate=0.1),
+    backbone=dict(model_name="rmt_t", pretrained="checkpoints/rmt_t.pth", drop_path_rate=0.1),
     neck=dict(in_channels=[64, 128, 256, 512]),
 )

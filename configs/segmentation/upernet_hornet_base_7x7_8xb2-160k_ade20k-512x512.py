@@ -1,22 +1,9 @@
 # HorNet-B (7X7) UPerNet, ADE20K 160k: the authors' recipe (AdamW 1e-4, stage-wise lr decay 0.9 over 12 layers, sliding-window test); mIoU 50.0 / 50.5 (single / multi-scale)
-_base_ = [
-    "../_base_/models/upernet_vitzoo.py",
-    "../_base_/datasets/ade20k_8xb2.py",
-    "mmseg::_base_/default_runtime.py",
-    "../_base_/schedules/seg_adamw_poly_160k.py",
-]
-crop_size = (512, 512)
+# HorNet-T (7X7)'s config with the HorNet-B backbone and lr decay over 12 layers.
+_base_ = "./upernet_hornet_tiny_7x7_8xb2-160k_ade20k-512x512.py"
 model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(model_name="hornet_base_7x7", pretrained=True, drop_path_rate=0.4),
+    backbone=dict(model_name="hornet_base_7x7"),
     decode_head=dict(in_channels=[128, 256, 512, 1024]),
     auxiliary_head=dict(in_channels=512),
-    test_cfg=dict(mode="slide", crop_size=crop_size, stride=(341, 341)),
 )
-optim_wrapper = dict(
-    _delete_=True,
-    type="OptimWrapper",
-    optimizer=dict(type="AdamW", lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor="LayerDecayOptimWrapperConstructor",
-    paramwise_cfg=dict(layer_decay_rate=0.9, decay_type="stage_wise", num_layers=12),
-)
+optim_wrapper = dict(paramwise_cfg=dict(num_layers=12))

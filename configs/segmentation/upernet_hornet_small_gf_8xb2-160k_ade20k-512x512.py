@@ -1,22 +1,4 @@
 # HorNet-S (GF) UPerNet, ADE20K 160k: the authors' recipe (AdamW 1e-4, stage-wise lr decay 0.9 over 12 layers, sliding-window test); mIoU 50.0 / 50.5 (single / multi-scale)
-_base_ = [
-    "../_base_/models/upernet_vitzoo.py",
-    "../_base_/datasets/ade20k_8xb2.py",
-    "mmseg::_base_/default_runtime.py",
-    "../_base_/schedules/seg_adamw_poly_160k.py",
-]
-crop_size = (512, 512)
-model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(model_name="hornet_small_gf", pretrained=True, drop_path_rate=0.3),
-    decode_head=dict(in_channels=[96, 192, 384, 768]),
-    auxiliary_head=dict(in_channels=384),
-    test_cfg=dict(mode="slide", crop_size=crop_size, stride=(341, 341)),
-)
-optim_wrapper = dict(
-    _delete_=True,
-    type="OptimWrapper",
-    optimizer=dict(type="AdamW", lr=0.0001, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor="LayerDecayOptimWrapperConstructor",
-    paramwise_cfg=dict(layer_decay_rate=0.9, decay_type="stage_wise", num_layers=12),
-)
+# HorNet-S (7X7)'s config with the global-filter backbone.
+_base_ = "./upernet_hornet_small_7x7_8xb2-160k_ade20k-512x512.py"
+model = dict(backbone=dict(model_name="hornet_small_gf"))

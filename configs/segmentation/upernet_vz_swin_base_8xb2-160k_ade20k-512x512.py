@@ -1,14 +1,8 @@
 # Swin-B UPerNet, ADE20K 160k: the authors' recipe (Swin-Transformer-Semantic-Segmentation), mIoU 48.1 / 49.7 (single / multi-scale)
-_base_ = [
-    "../_base_/models/upernet_vitzoo.py",
-    "../_base_/datasets/ade20k_8xb2.py",
-    "mmseg::_base_/default_runtime.py",
-    "../_base_/schedules/seg_adamw_poly_160k.py",
-]
-crop_size = (512, 512)
+# Swin-T's config with the Swin-B backbone.
+_base_ = "./upernet_vz_swin_tiny_8xb2-160k_ade20k-512x512.py"
 model = dict(
-    data_preprocessor=dict(size=crop_size),
-    backbone=dict(model_name="vz_swin_base_patch4_window7_224", pretrained=True, drop_path_rate=0.3),
+    backbone=dict(model_name="vz_swin_base_patch4_window7_224"),
     decode_head=dict(in_channels=[128, 256, 512, 1024]),
     auxiliary_head=dict(in_channels=512),
 )
