@@ -1,9 +1,14 @@
 """The timm contract every vitzoo model keeps; family tests call these on a small variant.
 
 Each check builds its own model so that the families' tests stay independent; keep inputs small.
+A family whose small variant passes the three main checks with the same arguments subclasses
+:class:`ContractTests` instead of wrapping each check in a test of its own.
 """
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
+import pytest
 import timm
 import torch
 
@@ -16,7 +21,8 @@ def _input(model, size, batch=2):
 
 
 def check_forward_api(model_name: str, size=(224, 224), **kwargs) -> None:
-    """forward == forward_head(forward_features); pre_logits; reset_classifier; group_matcher; no_weight_decay."""
+    """forward == forward_head(forward_features); pre_logits; reset_classifier (an unknown pool is refused);
+    group_matcher; no_weight_decay."""
     model = timm.create_model(model_name, num_classes=10, **kwargs).eval()
     x = _input(model, size)
     with torch.no_grad():
@@ -30,6 +36,9 @@ def check_forward_api(model_name: str, size=(224, 224), **kwargs) -> None:
         assert model(x).shape == (2, 5)
         model.reset_classifier(0)
         assert model(x).shape == (2, model.num_features)
+    # timm's heads assert on an unknown pool type, vitzoo's own raise a ValueError that lists the choices
+    with pytest.raises((AssertionError, ValueError), match="(?i)pool"):
+        model.reset_classifier(5, "no_such_pool")
     matcher = model.group_matcher()
     assert "stem" in matcher and "blocks" in matcher
     coarse = model.group_matcher(coarse=True)
@@ -61,7 +70,7 @@ def check_grad_checkpointing_and_backward(model_name: str, size=(224, 224), **kw
 
 
 def check_features(model_name: str, size, reductions, **kwargs) -> list[torch.Tensor]:
-    """features_only=True returns NCHW maps at the given reductions, equal to forward_intermediates."""
+    """features_only=True returns finite NCHW maps at the given reductions."""
     model = timm.create_model(model_name, features_only=True, **kwargs).eval()
     x = _input(model, size, batch=1)
     with torch.no_grad():
@@ -71,6 +80,7 @@ def check_features(model_name: str, size, reductions, **kwargs) -> list[torch.Te
         expected = (1, ch, -(-size[0] // r), -(-size[1] // r))
         assert tuple(f.shape) == expected, (tuple(f.shape), expected)
     assert list(model.feature_info.reduction()) == list(reductions)
+    assert all(f.isfinite().all() for f in feats)
     return feats
 
 
@@ -92,3 +102,58 @@ def check_intermediates_match_features_only(model_name: str, size=(224, 224), **
         last = full.forward_intermediates(x, indices=1, intermediates_only=True)
         assert len(last) == 1
         torch.testing.assert_close(last[0], inter[-1])
+
+
+class ContractTests:
+    """``class TestContract(contract.ContractTests)`` in a family's test file runs the three main checks.
+
+    Set ``model_name`` (a small variant), ``size`` (the input of the forward and backward checks) and,
+    when 224x224 is not right for it, ``intermediates_size``.
+    """
+
+    model_name: str
+    size: tuple
+    intermediates_size: tuple = (224, 224)
+
+    def test_forward_api(self):
+        check_forward_api(self.model_name, self.size)
+
+    def test_grad_checkpointing_and_backward(self):
+        check_grad_checkpointing_and_backward(self.model_name, self.size)
+
+    def test_intermediates_match_features_only(self):
+        check_intermediates_match_features_only(self.model_name, self.intermediates_size)
+
+
+def check_bad_inputs(model_name: str, min_size: Optional[int], intermediates: bool = False) -> None:
+    """A wrong channel count, a channels-last batch, integer pixels, a missing batch dimension and (with
+    ``min_size``) too small an image fail with the message that says what to do; also in
+    ``forward_intermediates`` with ``intermediates``."""
+    model = timm.create_model(model_name).eval()
+    cases = [
+        (torch.randn(1, 1, 64, 64), ValueError, "expects 3 input channels"),
+        (torch.randn(1, 64, 64, 3), ValueError, "channels-last"),
+        (torch.zeros(1, 3, 64, 64, dtype=torch.uint8), TypeError, "floating-point"),
+        (torch.randn(3, 64, 64), ValueError, "4-D image batch.*unsqueeze"),
+    ]
+    if min_size is not None:
+        cases.append((torch.randn(1, 3, min_size - 1, 64), ValueError, f"at least {min_size}x{min_size}"))
+    forwards = (model, model.forward_intermediates) if intermediates else (model,)
+    with torch.no_grad():
+        for x, error, match in cases:
+            for forward in forwards:
+                with pytest.raises(error, match=match):
+                    forward(x)
+
+
+def check_param_counts(expected: dict, families: str | Sequence[str], rel: float = 0.0) -> dict:
+    """Each model of ``expected`` has that many parameters (within ``rel`` of it), and ``expected`` names
+    every model that ``timm.list_models(families)`` lists.  Returns the models, built on the meta device."""
+    models = {}
+    for name, params in expected.items():
+        with torch.device("meta"):
+            models[name] = timm.create_model(name)
+        n = sum(p.numel() for p in models[name].parameters())
+        assert abs(n - params) <= rel * params, (name, n, params)
+    assert set(timm.list_models(families)) == set(expected)
+    return models

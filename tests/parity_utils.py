@@ -66,6 +66,37 @@ def save_authors_checkpoint(state_dict: dict, path: Path, container: str | None 
     return path
 
 
+def training_checkpoint(state_dict: dict, layout: str | None) -> dict:
+    """``state_dict`` as a training script saves it: bare (``None``), DDP's (``'ddp'``: ``module.``-prefixed
+    under ``model``) or under one key (``'model'``, ``'model_ema'``, ``'state_dict'``, ...).  An EMA copy
+    comes with zeroed raw weights under ``model``: loading must pick the EMA weights."""
+    if layout is None:
+        return state_dict
+    if layout == "ddp":
+        return {"model": {f"module.{k}": v for k, v in state_dict.items()}}
+    checkpoint = {layout: state_dict, "epoch": 300}
+    if layout.endswith("_ema"):
+        checkpoint["model"] = {k: torch.zeros_like(v) for k, v in state_dict.items()}
+    return checkpoint
+
+
+def create_from_file(checkpoint, model_name: str, tmp_path: Path, **kwargs):
+    """``timm.create_model(model_name, pretrained=True, **kwargs)`` with ``checkpoint`` saved to a file."""
+    import timm
+
+    path = tmp_path / "ckpt.pth"
+    torch.save(checkpoint, path)
+    return timm.create_model(model_name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), **kwargs)
+
+
+def assert_loaded_exactly(model, expected: dict) -> None:
+    """``model``'s state dict is ``expected``, key for key and bit for bit."""
+    loaded = model.state_dict()
+    assert loaded.keys() == expected.keys()
+    for key, value in expected.items():
+        torch.testing.assert_close(loaded[key], value, rtol=0, atol=0, msg=lambda m: f"{key}: {m}")
+
+
 def load_via_user_path(fixture: str, model_name: str, tmp_path: Path, container: str | None = "model", **kwargs):
     """(model in eval mode, fixture) with the fixture's weights loaded through timm.create_model."""
     import timm
@@ -83,6 +114,13 @@ def assert_fixture_close(actual: torch.Tensor, expected: torch.Tensor, fx, what:
     torch.testing.assert_close(
         actual, expected, rtol=fx.rtol, atol=fx.atol, msg=lambda m: f"{fx.name} {what}: {m}"
     )
+
+
+def assert_features_close(feats: list, fx) -> None:
+    """The model's maps ``feats`` are the fixture's ``features.0``, ``features.1``, ..., one for one."""
+    assert len(feats) == len(fx.features)
+    for i, feat in enumerate(feats):
+        assert_fixture_close(feat, fx.features[str(i)], fx, f"features.{i}")
 
 
 def manifest(fixture: str) -> list:

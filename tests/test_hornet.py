@@ -5,7 +5,8 @@ import timm
 import torch
 
 import contract
-from parity_utils import assert_fixture_close, fixture_names, load_via_user_path, parity_module, PARITY_DIR
+from parity_utils import PARITY_DIR, assert_fixture_close, fixture_names, load_via_user_path, parity_module
+from parity_utils import assert_features_close, assert_loaded_exactly, create_from_file, training_checkpoint
 from vitzoo.checkpoint import CheckpointError
 from vitzoo.models.hornet import IN22K_NUM_CLASSES, in1k_class_indices, in22k_head_to_in1k, resize_global_filter
 
@@ -37,9 +38,8 @@ def test_parity_user_path(fixture, tmp_path):
         assert_fixture_close(model(fx.input), fx.output, fx)
         # features.i: raw output of stage i (its downsampling and blocks), NCHW, no norm
         feats = model.forward_intermediates(fx.input, intermediates_only=True)
-    assert len(feats) == len(fx.features) == 4
-    for i, feat in enumerate(feats):
-        assert_fixture_close(feat, fx.features[str(i)], fx, f"features.{i}")
+    assert len(feats) == 4
+    assert_features_close(feats, fx)
 
 
 @pytest.mark.parametrize("container", ["model", "model_ema", "state_dict", "module", "ddp"])
@@ -48,21 +48,8 @@ def test_checkpoint_layouts(container, tmp_path):
     from vitzoo.models.hornet import checkpoint_filter_fn
 
     sd, _ = _authors_state_dict(TINY)
-    if container == "ddp":
-        checkpoint = {"model": {f"module.{k}": v for k, v in sd.items()}}
-    else:
-        # EMA weights win over the raw ones when both are present
-        checkpoint = {container: sd, "epoch": 300}
-        if container == "model_ema":
-            checkpoint["model"] = {k: torch.zeros_like(v) for k, v in sd.items()}
-    path = tmp_path / "ckpt.pth"
-    torch.save(checkpoint, path)
-    model = timm.create_model(TINY, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
-    expected = checkpoint_filter_fn(sd, model)
-    loaded = model.state_dict()
-    assert loaded.keys() == expected.keys()
-    for name, value in expected.items():
-        torch.testing.assert_close(loaded[name], value, rtol=0, atol=0, msg=lambda m: f"{name}: {m}")
+    model = create_from_file(training_checkpoint(sd, container), TINY, tmp_path)
+    assert_loaded_exactly(model, checkpoint_filter_fn(sd, model))
 
 
 def test_authors_keys_all_used():
@@ -149,16 +136,10 @@ def test_in22k_head_to_in1k(tmp_path):
         in1k_class_indices(str(path))
 
 
-def test_forward_api():
-    contract.check_forward_api(TINY_GF, size=(64, 64))
-
-
-def test_grad_checkpointing_and_backward():
-    contract.check_grad_checkpointing_and_backward(TINY_GF, size=(64, 64))
-
-
-def test_intermediates_match_features_only():
-    contract.check_intermediates_match_features_only(TINY_GF, size=(128, 96))
+class TestContract(contract.ContractTests):
+    model_name = TINY_GF
+    size = (64, 64)
+    intermediates_size = (128, 96)
 
 
 def test_prune_intermediate_layers():
@@ -177,24 +158,11 @@ def test_prune_intermediate_layers():
 @pytest.mark.parametrize("model_name", [TINY, TINY_GF])
 @pytest.mark.parametrize("size", [(512, 512), (600, 800), (97, 131)])
 def test_features_only_any_size(model_name, size):
-    feats = contract.check_features(model_name, size, reductions=(4, 8, 16, 32))
-    assert all(f.isfinite().all() for f in feats)
+    contract.check_features(model_name, size, reductions=(4, 8, 16, 32))
 
 
 def test_bad_input():
-    model = timm.create_model(TINY_GF).eval()
-    cases = [
-        (torch.randn(1, 1, 64, 64), ValueError, "3 input channels"),
-        (torch.randn(1, 64, 64, 3), ValueError, "channels-last"),
-        (torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8), TypeError, "floating-point"),
-        (torch.randn(3, 64, 64), ValueError, "unsqueeze"),
-        (torch.randn(1, 3, 2, 64), ValueError, "at least 4x4"),
-    ]
-    for x, error, match in cases:
-        with pytest.raises(error, match=match):
-            model(x)
-        with pytest.raises(error, match=match):
-            model.forward_intermediates(x)
+    contract.check_bad_inputs(TINY_GF, min_size=4, intermediates=True)
 
 
 def test_all_variants_build():
@@ -212,9 +180,5 @@ def test_all_variants_build():
         "hornet_large_gf": 210_827_995,
         "hornet_large_gf_img384": 216_345_307,
     }
-    for name, params in expected.items():
-        with torch.device("meta"):
-            model = timm.create_model(name)
-        assert sum(p.numel() for p in model.parameters()) == params, name
+    for name, model in contract.check_param_counts(expected, "hornet_*").items():
         assert model.num_classes == (IN22K_NUM_CLASSES if "large" in name else 1000), name
-    assert set(expected) == set(timm.list_models("hornet_*"))

@@ -5,6 +5,7 @@ from timm.models._manipulate import reinit_non_persistent_buffers
 
 import contract
 from parity_utils import PARITY_DIR, fixture_names, load_via_user_path, parity_module
+from parity_utils import assert_loaded_exactly, create_from_file, training_checkpoint
 from vitzoo.checkpoint import CheckpointError
 from vitzoo.layers.decay_attention import decay_masked_attention, decomposed_decay_attention
 from vitzoo.models.rmt import ManhattanRelPos, checkpoint_filter_fn
@@ -58,24 +59,13 @@ def test_token_label_head_matches_authors_formula(tmp_path):
 @pytest.mark.parametrize("container", [None, "model_ema", "ddp"])
 def test_checkpoint_layouts(container, tmp_path):
     sd, _ = _fixture()
-    if container == "ddp":
-        checkpoint = {"model": {f"module.{k}": v for k, v in sd.items()}}
-    elif container is None:
-        checkpoint = sd
-    else:
-        # the authors' training checkpoint holds model and model_ema; the EMA weights win
-        checkpoint = {"model": {k: torch.zeros_like(v) for k, v in sd.items()}, "model_ema": sd, "epoch": 300}
-    path = tmp_path / "ckpt.pth"
-    torch.save(checkpoint, path)
-    model = timm.create_model(TINY, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
+    # the authors' training checkpoint holds model and model_ema; the EMA weights win
+    model = create_from_file(training_checkpoint(sd, container), TINY, tmp_path)
     expected = checkpoint_filter_fn(sd, model)
     assert not any("Relpos" in k for k in expected)
-    loaded = model.state_dict()
-    assert loaded.keys() == expected.keys()
-    for key, value in expected.items():
-        torch.testing.assert_close(loaded[key], value, rtol=0, atol=0, msg=key)
+    assert_loaded_exactly(model, expected)
     if container is None:  # vitzoo's own layout loads too
-        again = timm.create_model(TINY, pretrained=True, pretrained_cfg_overlay=dict(state_dict=loaded))
+        again = timm.create_model(TINY, pretrained=True, pretrained_cfg_overlay=dict(state_dict=model.state_dict()))
         torch.testing.assert_close(again.layers[3].downsample.conv.weight, sd["layers.2.downsample.reduction.weight"])
 
 
@@ -188,40 +178,23 @@ def test_cache_built_in_inference_mode_trains():
     assert model.layers[0].blocks[0].attn.q.weight.grad is not None
 
 
-def test_forward_api():
-    contract.check_forward_api(TINY, size=SMALL_SIZE)
+class TestContract(contract.ContractTests):
+    model_name = TINY
+    size = SMALL_SIZE
+    intermediates_size = (64, 96)
+
+
+def test_forward_api_token_label():
     contract.check_forward_api(TINY, size=SMALL_SIZE, token_label=True)
-
-
-def test_grad_checkpointing_and_backward():
-    contract.check_grad_checkpointing_and_backward(TINY, size=SMALL_SIZE)
-
-
-def test_intermediates_match_features_only():
-    contract.check_intermediates_match_features_only(TINY, size=(64, 96))
 
 
 @pytest.mark.parametrize("size", [(512, 512), (600, 800), (97, 131)])
 def test_features_only_any_size(size):
-    feats = contract.check_features(TINY, size, reductions=(4, 8, 16, 32))
-    assert all(f.isfinite().all() for f in feats)
+    contract.check_features(TINY, size, reductions=(4, 8, 16, 32))
 
 
-@pytest.mark.parametrize(
-    "x, match",
-    [
-        (torch.randn(1, 1, 64, 64), "3 input channels"),
-        (torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8), "floating-point"),
-        (torch.randn(3, 64, 64), "unsqueeze"),
-        (torch.randn(1, 64, 64, 3), "channels-last"),
-    ],
-)
-def test_bad_input(x, match):
-    model = timm.create_model(TINY).eval()
-    with pytest.raises((TypeError, ValueError), match=match):
-        model(x)
-    with pytest.raises((TypeError, ValueError), match=match):
-        model.forward_intermediates(x)
+def test_bad_input():
+    contract.check_bad_inputs(TINY, min_size=None, intermediates=True)
 
 
 def test_all_variants_build():
@@ -236,8 +209,4 @@ def test_all_variants_build():
         "rmt_b_token_label": 54_667_896,
         "rmt_l_token_label": 96_105_864,
     }
-    for name, params in expected.items():
-        with torch.device("meta"):
-            model = timm.create_model(name)
-        assert sum(p.numel() for p in model.parameters()) == params, name
-    assert set(timm.list_models("rmt_*")) == set(expected)
+    contract.check_param_counts(expected, "rmt_*")

@@ -6,6 +6,7 @@ import torch
 
 import contract
 from parity_utils import PARITY_DIR, assert_fixture_close, fixture_names, load_via_user_path, parity_module
+from parity_utils import assert_loaded_exactly, create_from_file, training_checkpoint
 from vitzoo.checkpoint import CheckpointError
 from vitzoo.layers.newton_inverse import newton_inverse, newton_inverse_shared_scale, newton_schulz
 from vitzoo.models.soft import checkpoint_filter_fn
@@ -43,22 +44,10 @@ def test_checkpoint_layouts(container, tmp_path):
     sd, _ = _fixture()
     reference = timm.create_model(TINY)
     expected = checkpoint_filter_fn(sd, reference)
-    if container == "ddp":
-        checkpoint = {"model": {f"module.{k}": v for k, v in sd.items()}}
-    elif container == "model_ema":
-        # the authors' training checkpoint holds both; they evaluate state_dict_ema / model_ema
-        checkpoint = {"model": {k: torch.zeros_like(v) for k, v in sd.items()}, "model_ema": sd, "epoch": 299}
-    elif container == "vitzoo":
-        checkpoint = expected
-    else:
-        checkpoint = sd
-    path = tmp_path / "ckpt.pth"
-    torch.save(checkpoint, path)
-    model = timm.create_model(TINY, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)))
-    loaded = model.state_dict()
-    assert loaded.keys() == expected.keys()
-    for key, value in expected.items():
-        torch.testing.assert_close(loaded[key], value, rtol=0, atol=0, msg=key)
+    # the authors' training checkpoint holds model and model_ema; they evaluate model_ema
+    checkpoint = expected if container == "vitzoo" else training_checkpoint(sd, container)
+    model = create_from_file(checkpoint, TINY, tmp_path)
+    assert_loaded_exactly(model, expected)
     torch.testing.assert_close(model.stages[2].blocks[1].attn.landmark_conv.weight, sd["block3.1.att.mha.attn.Qlandmark_op.weight"])
 
 
@@ -167,17 +156,14 @@ def test_bf16_autocast_forward_close_to_fp32(name):
     assert (low.float() - ref).abs().max() < 0.1, (low.float() - ref).abs().max()
 
 
-def test_forward_api():
-    contract.check_forward_api(TINY, size=SMALL_SIZE)
+class TestContract(contract.ContractTests):
+    model_name = TINY
+    size = SMALL_SIZE
+    intermediates_size = SMALL_SIZE
 
 
-@pytest.mark.parametrize("name", ["soft_tiny", "soft_norm_tiny"])
-def test_grad_checkpointing_and_backward(name):
-    contract.check_grad_checkpointing_and_backward(name, size=SMALL_SIZE)
-
-
-def test_intermediates_match_features_only():
-    contract.check_intermediates_match_features_only(TINY, size=SMALL_SIZE)
+def test_grad_checkpointing_and_backward_soft_norm():
+    contract.check_grad_checkpointing_and_backward("soft_norm_tiny", size=SMALL_SIZE)
 
 
 def test_stage4_map_and_norm_and_avg_pool():
@@ -195,23 +181,11 @@ def test_stage4_map_and_norm_and_avg_pool():
 
 @pytest.mark.parametrize("size", [(512, 512), (600, 800)])
 def test_features_only_any_size(size):
-    feats = contract.check_features(TINY, size, reductions=(4, 8, 16, 32))
-    assert all(f.isfinite().all() for f in feats)
+    contract.check_features(TINY, size, reductions=(4, 8, 16, 32))
 
 
-@pytest.mark.parametrize(
-    "x, match",
-    [
-        (torch.randn(1, 1, 64, 64), "expects 3 input channels"),
-        (torch.zeros(1, 3, 64, 64, dtype=torch.uint8), "floating-point"),
-        (torch.randn(1, 3, 28, 64), "at least 29x29"),
-        (torch.randn(3, 64, 64), "unsqueeze"),
-    ],
-)
-def test_bad_input(x, match):
-    model = timm.create_model(TINY)
-    with pytest.raises((TypeError, ValueError), match=match):
-        model(x)
+def test_bad_input():
+    contract.check_bad_inputs(TINY, min_size=29)
 
 
 def test_smallest_input_runs():
@@ -230,10 +204,8 @@ def test_all_variants_build():
         "large": 64_700_646,
         "huge": 87_108_273,
     }
-    for size, params in expected.items():
-        for name in (f"soft_{size}", f"soft_norm_{size}"):
-            with torch.device("meta"):
-                model = timm.create_model(name)
-            assert sum(p.numel() for p in model.parameters()) == params, name
-            assert model.stages[0].blocks[0].attn.normalized == ("norm" in name)
-    assert len(timm.list_models("soft_*")) == 10
+    models = contract.check_param_counts(
+        {name: params for size, params in expected.items() for name in (f"soft_{size}", f"soft_norm_{size}")}, "soft_*"
+    )
+    for name, model in models.items():
+        assert model.stages[0].blocks[0].attn.normalized == ("norm" in name)

@@ -3,7 +3,8 @@ import timm
 import torch
 
 import contract
-from parity_utils import assert_fixture_close, fixture_names, load_via_user_path, parity_module, PARITY_DIR
+from parity_utils import PARITY_DIR, assert_fixture_close, fixture_names, load_via_user_path, parity_module
+from parity_utils import assert_features_close, create_from_file, training_checkpoint
 
 # fixture -> (vitzoo model, create kwargs); a Swin fixture missing here fails instead of passing silently.
 FIXTURE_MODELS = {
@@ -22,27 +23,14 @@ def test_parity_user_path(fixture, tmp_path):
         assert_fixture_close(model(fx.input), fx.output, fx)
         # features.i: output of stage i before the next patch merging, NCHW
         feats = model.forward_intermediates(fx.input, intermediates_only=True)
-    assert len(feats) == len(fx.features)
-    for i, feat in enumerate(feats):
-        assert_fixture_close(feat, fx.features[str(i)], fx, f"features.{i}")
+    assert_features_close(feats, fx)
 
 
 @pytest.mark.parametrize("container", [None, "model", "model_ema", "state_dict", "state_dict_ema", "ddp"])
 def test_checkpoint_layouts(container, tmp_path):
     parity = parity_module()
     sd, fx = parity.original_state_dict(PARITY_DIR / "swin_tiny_patch4_window7_224.safetensors")
-    if container == "ddp":
-        checkpoint = {"model": {f"module.{k}": v for k, v in sd.items()}}
-    elif container is None:
-        checkpoint = sd
-    else:
-        # EMA weights win over the raw ones when both are present
-        checkpoint = {container: sd, "epoch": 300}
-        if container.endswith("_ema"):
-            checkpoint["model"] = {k: torch.zeros_like(v) for k, v in sd.items()}
-    path = tmp_path / "ckpt.pth"
-    torch.save(checkpoint, path)
-    model = timm.create_model(TINY, pretrained=True, pretrained_cfg_overlay=dict(file=str(path))).eval()
+    model = create_from_file(training_checkpoint(sd, container), TINY, tmp_path).eval()
     with torch.no_grad():
         assert_fixture_close(model(fx.input), fx.output, fx)
 
@@ -83,22 +71,14 @@ def test_pretrained_num_classes_change(tmp_path):
         assert model.eval()(fx.input).shape == (2, 7)
 
 
-def test_forward_api():
-    contract.check_forward_api(TINY, size=(112, 112))
-
-
-def test_grad_checkpointing_and_backward():
-    contract.check_grad_checkpointing_and_backward(TINY, size=(112, 112))
-
-
-def test_intermediates_match_features_only():
-    contract.check_intermediates_match_features_only(TINY, size=(224, 224))
+class TestContract(contract.ContractTests):
+    model_name = TINY
+    size = (112, 112)
 
 
 @pytest.mark.parametrize("size", [(512, 512), (600, 800), (97, 131)])
 def test_features_only_any_size(size):
-    feats = contract.check_features(TINY, size, reductions=(4, 8, 16, 32))
-    assert all(f.isfinite().all() for f in feats)
+    contract.check_features(TINY, size, reductions=(4, 8, 16, 32))
 
 
 def test_small_stage_rule_non_square():
@@ -120,9 +100,4 @@ def test_all_variants_build():
         "vz_swin_large_patch4_window12_384": 196.74e6,
         "vz_swin_tiny_c24_patch4_window8_256": 28.33e6,
     }
-    for name, params in expected.items():
-        with torch.device("meta"):
-            model = timm.create_model(name)
-        n = sum(p.numel() for p in model.parameters())
-        assert abs(n - params) / params < 0.002, (name, n)
-    assert set(expected) <= set(timm.list_models("vz_swin*"))
+    contract.check_param_counts(expected, "vz_swin*", rel=0.002)

@@ -27,7 +27,7 @@ def _tnt_features(model, x):
 def _pyramid_features(model, x):
     """features.{i}: patch tokens after stage i as NCHW; features.inner_0: words after stage 0."""
     feats = {str(i): f for i, f in enumerate(model.forward_intermediates(x, intermediates_only=True))}
-    _, inner, _, _ = next(model._stages(x, 0))
+    _, inner, _, _ = next(model._run_stages(x, 0))
     feats["inner_0"] = inner
     return feats
 
@@ -87,8 +87,7 @@ def test_intermediates_match_features_only():
 
 @pytest.mark.parametrize("size", [(512, 512), (600, 800)])
 def test_pyramid_features_only_dense_sizes(size):
-    feats = contract.check_features(PYRAMID, size, reductions=(8, 16, 32, 64))
-    assert all(f.isfinite().all() for f in feats)
+    contract.check_features(PYRAMID, size, reductions=(8, 16, 32, 64))
 
 
 def test_tnt_features_only_at_other_size():
@@ -97,11 +96,7 @@ def test_tnt_features_only_at_other_size():
 
 
 def test_bad_input():
-    model = timm.create_model(PYRAMID).eval()
-    with pytest.raises(ValueError, match="expects 3 input channels"):
-        model(torch.randn(1, 1, 64, 64))
-    with pytest.raises(ValueError, match="at least 8x8"):
-        model(torch.randn(1, 3, 4, 64))
+    contract.check_bad_inputs(PYRAMID, min_size=8)
 
 
 def test_swin_checkpoint_is_refused(tmp_path):
@@ -118,8 +113,4 @@ def test_all_variants_build():
         TNT_S: 23.8e6, "vz_tnt_b_patch16_224": 65.6e6, PYRAMID: 10.6e6,
         "vz_pyramid_tnt_s": 32.0e6, "vz_pyramid_tnt_m": 85.0e6, "vz_pyramid_tnt_b": 157.0e6,
     }
-    for name, params in expected.items():
-        with torch.device("meta"):
-            model = timm.create_model(name)
-        n = sum(p.numel() for p in model.parameters())
-        assert abs(n - params) / params < 0.03, (name, n)
+    contract.check_param_counts(expected, ["vz_tnt*", "vz_pyramid_tnt*"], rel=0.03)

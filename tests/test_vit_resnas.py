@@ -114,37 +114,18 @@ def test_spatial_reduction_skip_path():
     assert (out[..., 176:] == 0).all()
 
 
-def test_forward_api():
-    contract.check_forward_api(TINY, size=(112, 112))
-
-
-def test_grad_checkpointing_and_backward():
-    contract.check_grad_checkpointing_and_backward(TINY, size=(112, 112))
-
-
-def test_intermediates_match_features_only():
-    contract.check_intermediates_match_features_only(TINY, size=(224, 224))
+class TestContract(contract.ContractTests):
+    model_name = TINY
+    size = (112, 112)
 
 
 @pytest.mark.parametrize("size", [(512, 512), (600, 800), (97, 131)])
 def test_features_only_any_size(size):
-    feats = contract.check_features(TINY, size, reductions=(14, 28, 56))
-    assert all(f.isfinite().all() for f in feats)
+    contract.check_features(TINY, size, reductions=(14, 28, 56))
 
 
-@pytest.mark.parametrize(
-    "x, error, message",
-    [
-        (torch.randn(1, 1, 64, 64), ValueError, "expects 3 input channels"),
-        (torch.zeros(1, 3, 64, 64, dtype=torch.uint8), TypeError, "floating-point"),
-        (torch.randn(1, 3, 10, 64), ValueError, "at least 14x14"),
-        (torch.randn(3, 64, 64), ValueError, "unsqueeze"),
-    ],
-)
-def test_bad_inputs(x, error, message):
-    model = timm.create_model(TINY).eval()
-    with pytest.raises(error, match=message):
-        model(x)
+def test_bad_inputs():
+    contract.check_bad_inputs(TINY, min_size=14)
 
 
 def test_other_variant_checkpoint_fails():
@@ -174,8 +155,4 @@ def test_all_variants_build():
         "vit_resnas_medium_336": 96_588_272,
         "vit_resnas_medium_392": 96_682_912,
     }
-    for name, params in expected.items():
-        with torch.device("meta"):
-            model = timm.create_model(name)
-        assert sum(p.numel() for p in model.parameters()) == params, name
-    assert set(expected) == set(timm.list_models("vit_resnas*"))
+    contract.check_param_counts(expected, "vit_resnas*")

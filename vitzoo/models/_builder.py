@@ -91,13 +91,14 @@ def build_model(
     variant: str,
     pretrained: bool,
     checkpoint_filter_fn: FilterFn,
-    default_out_indices: int | tuple[int, ...] = (0, 1, 2, 3),
+    default_out_indices: int | tuple[int, ...] | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build ``variant``; with ``pretrained=True`` load its weights through ``checkpoint_filter_fn``.
 
     ``features_only=True`` returns the maps of ``forward_intermediates`` at ``out_indices`` (a kwarg,
-    else ``default_out_indices``).
+    else ``default_out_indices``; None: every level of the model's ``feature_info``, which the model's
+    ``prune_intermediate_layers`` resolves as timm's ``feature_take_indices`` does).
 
     The weights come from ``pretrained_cfg_overlay=dict(file=PATH)`` when given, else from the
     pretrained cfg's URL or Hugging Face Hub file.  Models whose weights have no direct link raise

@@ -49,6 +49,7 @@ from ..hub import NO_WEIGHTS_NOTE, download_url
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
 from ._builder import build_model, generate_default_cfgs
+from ._contract import HeadModuleMixin
 from ._staged import StagedBackboneMixin
 
 __all__ = ["HorNet", "checkpoint_filter_fn", "resize_global_filter", "in1k_class_indices", "in22k_head_to_in1k"]
@@ -219,7 +220,7 @@ class HorNetStage(nn.Module):
         return run_blocks(self.blocks, x, grad_checkpointing=self.grad_checkpointing)
 
 
-class HorNet(StagedBackboneMixin, nn.Module):
+class HorNet(HeadModuleMixin, StagedBackboneMixin, nn.Module):
     """HorNet: gnConv blocks in a 4-stage hierarchy; features are NCHW throughout.
 
     Its only final norm (``head.norm``) acts on the pooled vector, so intermediates have no norm to apply.
@@ -310,10 +311,6 @@ class HorNet(StagedBackboneMixin, nn.Module):
             ],
         )
 
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
     def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None, reset_other: bool = False) -> None:
         self.num_classes = num_classes
         self.head.reset(num_classes, global_pool, reset_other=reset_other)
@@ -337,12 +334,6 @@ class HorNet(StagedBackboneMixin, nn.Module):
         elif prune_norm:
             self.head.norm = nn.Identity()
         return take_indices
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 # authors' key -> vitzoo key, applied in order
@@ -429,8 +420,7 @@ def in22k_head_to_in1k(model: HorNet, indices: Optional[torch.Tensor] = None) ->
 
 
 def _create_hornet(variant: str, pretrained: bool = False, **kwargs) -> HorNet:
-    num_stages = len(kwargs.get("depths", (2, 3, 18, 2)))
-    return build_model(HorNet, variant, pretrained, checkpoint_filter_fn, tuple(range(num_stages)), **kwargs)
+    return build_model(HorNet, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 _TSINGHUA = "https://cloud.tsinghua.edu.cn/f"

@@ -38,7 +38,6 @@ from timm.layers import (
     SelectAdaptivePool2d,
     apply_rot_embed,
     calculate_drop_path_rates,
-    trunc_normal_,
 )
 from timm.models import register_model
 
@@ -47,6 +46,7 @@ from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
 from ..ops import axial_decay_attention, decay_attention, decay_mask
 from ._builder import build_model, generate_default_cfgs
+from ._contract import HeadModuleMixin, init_linear_weights
 from ._staged import StagedBackboneMixin
 
 __all__ = ["RMT", "checkpoint_filter_fn"]
@@ -324,7 +324,7 @@ class RMTHead(nn.Module):
         return logits + 0.5 * token_logits.amax(1)
 
 
-class RMT(StagedBackboneMixin, nn.Module):
+class RMT(HeadModuleMixin, StagedBackboneMixin, nn.Module):
     """RMT: conv stem, four stages of MaSA blocks (decomposed or full), projection head.
 
     ``forward_features`` returns the last stage's map, channels-last; ``num_features`` is the width of
@@ -383,14 +383,7 @@ class RMT(StagedBackboneMixin, nn.Module):
             )
             self.feature_info.append(dict(num_chs=embed_dims[i], reduction=4 * 2**i, module=f"layers.{i}"))
         self.head = RMTHead(embed_dims[-1], head_hidden_size, num_classes, global_pool, drop_rate, token_label)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+        self.apply(init_linear_weights)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
@@ -406,23 +399,9 @@ class RMT(StagedBackboneMixin, nn.Module):
             else [(r"^layers\.(\d+)\.downsample", (0,)), (r"^layers\.(\d+)\.blocks\.(\d+)", None)],
         )
 
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, global_pool)
-
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         check_image_input(x, self.in_chans, model_name=type(self).__name__)
         return self.stem(x).permute(0, 2, 3, 1)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
     def forward_token_label(
         self, x: torch.Tensor, mix_box: Optional[Tuple[int, int, int, int]] = None
@@ -513,8 +492,7 @@ def checkpoint_filter_fn(state_dict, model: RMT) -> dict:
 
 
 def _create_rmt(variant: str, pretrained: bool = False, **kwargs) -> RMT:
-    num_stages = len(kwargs.get("depths", (2, 2, 8, 2)))
-    return build_model(RMT, variant, pretrained, checkpoint_filter_fn, tuple(range(num_stages)), **kwargs)
+    return build_model(RMT, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 _ORIGIN = "https://github.com/qhfan/RMT"
@@ -604,14 +582,14 @@ def rmt_l(pretrained: bool = False, **kwargs) -> RMT:
 
 @register_model
 def rmt_s_token_label(pretrained: bool = False, **kwargs) -> RMT:
-    return _create_rmt("rmt_s_token_label", pretrained, **dict(_S, token_label=True, **kwargs))
+    return _create_rmt("rmt_s_token_label", pretrained, **dict(dict(_S, token_label=True), **kwargs))
 
 
 @register_model
 def rmt_b_token_label(pretrained: bool = False, **kwargs) -> RMT:
-    return _create_rmt("rmt_b_token_label", pretrained, **dict(_B, token_label=True, **kwargs))
+    return _create_rmt("rmt_b_token_label", pretrained, **dict(dict(_B, token_label=True), **kwargs))
 
 
 @register_model
 def rmt_l_token_label(pretrained: bool = False, **kwargs) -> RMT:
-    return _create_rmt("rmt_l_token_label", pretrained, **dict(_L, token_label=True, **kwargs))
+    return _create_rmt("rmt_l_token_label", pretrained, **dict(dict(_L, token_label=True), **kwargs))

@@ -33,7 +33,7 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from timm.layers import ClassifierHead, DropPath, Mlp, calculate_drop_path_rates, to_2tuple, trunc_normal_
+from timm.layers import ClassifierHead, DropPath, Mlp, calculate_drop_path_rates, to_2tuple
 from timm.models import register_model
 
 from ..checkpoint import unwrap_state_dict
@@ -43,6 +43,7 @@ from ..layers.linear_attention import Grid, resize_grid_encoding, sla_mix
 from ..layers.prepbn import ReparameterizableMixin, fold_norm
 from ..layers.window import window_partition, window_reverse
 from ._builder import build_model, generate_default_cfgs
+from ._contract import HeadModuleMixin, init_linear_weights
 from ._staged import StagedBackboneMixin
 from .slab_deit import _RELEASE
 from .slab_deit import _cfg as _slab_cfg
@@ -197,7 +198,7 @@ class CSWinStage(nn.Module):
         return run_blocks(self.blocks, x, grad_checkpointing=self.grad_checkpointing)
 
 
-class SlabCSWinTransformer(ReparameterizableMixin, StagedBackboneMixin, nn.Module):
+class SlabCSWinTransformer(ReparameterizableMixin, HeadModuleMixin, StagedBackboneMixin, nn.Module):
     """CSWin with progressive RepBN norms; stages marked 'L' in ``attn_types`` use global SLA."""
 
     def __init__(
@@ -257,14 +258,7 @@ class SlabCSWinTransformer(ReparameterizableMixin, StagedBackboneMixin, nn.Modul
         self.head = ClassifierHead(
             self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC"
         )
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+        self.apply(init_linear_weights)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
@@ -279,24 +273,10 @@ class SlabCSWinTransformer(ReparameterizableMixin, StagedBackboneMixin, nn.Modul
             else [(r"^stages\.(\d+)\.downsample", (0,)), (r"^stages\.(\d+)\.blocks\.(\d+)", None), (r"^norm", (99999,))],
         )
 
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, pool_type=global_pool)
-
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         # the 7x7 stride-4 stem with padding 2 needs at least 3 pixels a side
         check_image_input(x, self.in_chans, 3, type(self).__name__)
         return self.stem(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
     @torch.no_grad()
     def reparameterize(self) -> None:

@@ -43,6 +43,7 @@ from ..layers.checkpointing import checkpoint_block, run_blocks
 from ..layers.linear_attention import Grid, resize_grid_encoding, sla_mix
 from ..layers.prepbn import ProgressiveRepBN, ReparameterizableMixin, RepBN, fold_norm
 from ._builder import build_model, generate_default_cfgs
+from ._contract import BlocksMixin, LinearHeadMixin, check_output_fmt, init_linear_weights
 
 __all__ = [
     "SlabDeiT",
@@ -121,8 +122,10 @@ class Block(nn.Module):
         return x + self.drop_path2(self.mlp(self.norm2(x)))
 
 
-class SlabDeiT(ReparameterizableMixin, nn.Module):
+class SlabDeiT(ReparameterizableMixin, LinearHeadMixin, BlocksMixin, nn.Module):
     """DeiT with (progressive) RepBN norms and, with ``linear_attention=True``, SLA (SLAB-DeiT)."""
+
+    pool_types = ("avg", "token", "")
 
     def __init__(
         self,
@@ -146,16 +149,12 @@ class SlabDeiT(ReparameterizableMixin, nn.Module):
         norm_layer: Callable[[int], nn.Module] = RepBN,
     ):
         super().__init__()
-        if global_pool not in ("avg", "token", ""):
-            raise ValueError(f"global_pool must be 'avg', 'token' or '', got {global_pool!r}")
-        if global_pool == "token" and not class_token:
-            raise ValueError("global_pool='token' needs class_token=True")
+        self.num_prefix_tokens = 1 if class_token else 0
+        self.global_pool = self._checked_pool(global_pool)
         self.img_size = to_2tuple(img_size)
         self.patch_size = patch_size
         self.in_chans = in_chans
         self.num_classes = num_classes
-        self.global_pool = global_pool
-        self.num_prefix_tokens = 1 if class_token else 0
         self.num_features = self.head_hidden_size = self.embed_dim = embed_dim
         # The grid the position embedding (and every SLA positional encoding) is learned on.
         self.pos_grid = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
@@ -185,7 +184,7 @@ class SlabDeiT(ReparameterizableMixin, nn.Module):
         trunc_normal_(self.pos_embed, std=0.02)
         if self.cls_token is not None:
             trunc_normal_(self.cls_token, std=0.02)
-        self.apply(_init_linear)
+        self.apply(init_linear_weights)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
@@ -195,21 +194,10 @@ class SlabDeiT(ReparameterizableMixin, nn.Module):
     def group_matcher(self, coarse: bool = False) -> dict:
         return dict(stem=r"^cls_token|pos_embed|patch_embed", blocks=[(r"^blocks\.(\d+)", None), (r"^norm", (99999,))])
 
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        if global_pool is not None:
-            if global_pool == "token" and self.cls_token is None:
-                raise ValueError(f"{type(self).__name__} without a class token cannot pool 'token'")
-            self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+    def _checked_pool(self, global_pool: str) -> str:
+        if global_pool == "token" and not self.num_prefix_tokens:
+            raise ValueError(f"global_pool='token' needs a class token: create {type(self).__name__} with class_token=True")
+        return super()._checked_pool(global_pool)
 
     def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Grid]:
         """Tokens ((B, [1 +] H*W, C), with position embedding) and the token grid (H, W)."""
@@ -236,8 +224,7 @@ class SlabDeiT(ReparameterizableMixin, nn.Module):
         intermediates_only: bool = False,
     ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
         """Patch tokens after the selected blocks as NCHW maps at stride 16 (or NLC)."""
-        if output_fmt not in ("NCHW", "NLC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NLC', got {output_fmt!r}")
+        check_output_fmt(output_fmt, ("NCHW", "NLC"))
         take_indices, max_index = feature_take_indices(len(self.blocks), indices)
         x, grid = self.embed(x)
         blocks = self.blocks[: max_index + 1] if stop_early else self.blocks
@@ -253,32 +240,10 @@ class SlabDeiT(ReparameterizableMixin, nn.Module):
             return intermediates
         return self.norm(x), intermediates
 
-    def prune_intermediate_layers(
-        self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.blocks), indices)
-        self.blocks = self.blocks[: max_index + 1]
-        if prune_norm:
-            self.norm = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0, "")
-        return take_indices
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x, grid = self.embed(x)
         x = run_blocks(self.blocks, x, grid, grad_checkpointing=self.grad_checkpointing)
         return self.norm(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        if self.global_pool == "token":
-            x = x[:, 0]
-        elif self.global_pool == "avg":
-            x = x[:, self.num_prefix_tokens:].mean(dim=1)
-        x = self.head_drop(x)
-        return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
     @torch.no_grad()
     def reparameterize(self) -> None:
@@ -294,13 +259,6 @@ class SlabDeiT(ReparameterizableMixin, nn.Module):
             fold_norm(block, "norm2", into=[block.mlp.fc1])
         fold_norm(self, "norm", into=[self.head] if isinstance(self.head, nn.Linear) else [])
         self.reparameterized = True
-
-
-def _init_linear(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
 
 
 def checkpoint_filter_fn(state_dict, model: SlabDeiT) -> dict:
@@ -377,21 +335,22 @@ _PREPBN = dict(linear_attention=False, class_token=True, global_pool="token")
 
 @register_model
 def slab_deit_tiny(pretrained: bool = False, **kwargs) -> SlabDeiT:
-    return _create("slab_deit_tiny", pretrained, **dict(_TINY, norm_layer=_slab_norm, **kwargs))
+    return _create("slab_deit_tiny", pretrained, **dict(dict(_TINY, norm_layer=_slab_norm), **kwargs))
 
 
 @register_model
 def slab_deit_small(pretrained: bool = False, **kwargs) -> SlabDeiT:
-    return _create("slab_deit_small", pretrained, **dict(_SMALL, norm_layer=_slab_norm, **kwargs))
+    return _create("slab_deit_small", pretrained, **dict(dict(_SMALL, norm_layer=_slab_norm), **kwargs))
 
 
 @register_model
 def slab_deit_tiny_prepbn(pretrained: bool = False, **kwargs) -> SlabDeiT:
     """PRepBN DeiT-T: softmax attention, every norm a plain RepBN (no LayerNorm phase)."""
-    return _create("slab_deit_tiny_prepbn", pretrained, **dict(_TINY, **_PREPBN, norm_layer=RepBN, **kwargs))
+    return _create("slab_deit_tiny_prepbn", pretrained, **dict(dict(_TINY, **_PREPBN, norm_layer=RepBN), **kwargs))
 
 
 @register_model
 def slab_deit_small_prepbn(pretrained: bool = False, **kwargs) -> SlabDeiT:
     """PRepBN DeiT-S: softmax attention, progressive norms with the default 300000-step schedule."""
-    return _create("slab_deit_small_prepbn", pretrained, **dict(_SMALL, **_PREPBN, norm_layer=ProgressiveRepBN, **kwargs))
+    args = dict(_SMALL, **_PREPBN, norm_layer=ProgressiveRepBN)
+    return _create("slab_deit_small_prepbn", pretrained, **dict(args, **kwargs))

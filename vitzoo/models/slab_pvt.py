@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import DropPath, Mlp, calculate_drop_path_rates, to_2tuple, trunc_normal_
 from timm.models import register_model
-from timm.models._features import feature_take_indices
 from timm.models.pvt_v2 import MlpWithDepthwiseConv
 
 from ..checkpoint import unwrap_state_dict
@@ -44,6 +43,8 @@ from ..layers.checkpointing import run_blocks
 from ..layers.linear_attention import resize_grid_encoding
 from ..layers.prepbn import ProgressiveRepBN, ReparameterizableMixin, fold_norm
 from ._builder import build_model, generate_default_cfgs
+from ._contract import LinearHeadMixin
+from ._staged import StagedBackboneMixin
 from .slab_deit import LinearAttention, _cfg
 
 __all__ = ["SlabPyramidVisionTransformer", "checkpoint_filter_fn"]
@@ -189,8 +190,15 @@ class PvtStage(nn.Module):
         return _tokens_to_nchw(self.norm(x), grid)
 
 
-class SlabPyramidVisionTransformer(ReparameterizableMixin, nn.Module):
-    """PVT v1 / v2 with progressive RepBN norms and SLA ('L') or spatial-reduction ('S') attention."""
+class SlabPyramidVisionTransformer(ReparameterizableMixin, LinearHeadMixin, StagedBackboneMixin, nn.Module):
+    """PVT v1 / v2 with progressive RepBN norms and SLA ('L') or spatial-reduction ('S') attention.
+
+    Stage outputs are NCHW maps at strides 4, 8, 16, 32 (v2: after the stage norm).  There is no final
+    norm (v1 has none, v2's is each stage's own), so ``forward_intermediates(norm=True)`` changes nothing.
+    """
+
+    stage_fmt = "NCHW"
+    pool_types = ("avg", "")
 
     def __init__(
         self,
@@ -220,12 +228,10 @@ class SlabPyramidVisionTransformer(ReparameterizableMixin, nn.Module):
             raise ValueError(f"attn_types needs one 'L' (linear) or 'S' (softmax) per stage, got {attn_types!r}")
         if version == 2 and "S" in attn_types:
             raise ValueError("SLAB's PVT-v2 is built with linear attention ('L') in every stage")
-        if global_pool not in ("avg", ""):
-            raise ValueError(f"global_pool must be 'avg' or '', got {global_pool!r}")
         self.img_size = to_2tuple(img_size)
         self.in_chans = in_chans
         self.num_classes = num_classes
-        self.global_pool = global_pool
+        self.global_pool = self._checked_pool(global_pool)
         self.num_features = self.head_hidden_size = embed_dims[-1]
 
         dpr = calculate_drop_path_rates(drop_path_rate, list(depths), stagewise=True)  # linear over all blocks
@@ -291,74 +297,17 @@ class SlabPyramidVisionTransformer(ReparameterizableMixin, nn.Module):
             else [(r"^stages\.(\d+)\.blocks\.(\d+)", None), (r"^stages\.(\d+)\.(?:patch_embed|pos_embed|norm)", (0,))],
         )
 
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        if global_pool is not None:
-            if global_pool not in ("avg", ""):
-                raise ValueError(f"global_pool must be 'avg' or '', got {global_pool!r}")
-            self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-
-    def _check_input(self, x: torch.Tensor) -> None:
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        # the patch embeddings are the stages' own: the model's stem only checks the input
         check_image_input(x, self.in_chans, 32, type(self).__name__)
-
-    def forward_intermediates(
-        self,
-        x: torch.Tensor,
-        indices: Optional[Union[int, List[int]]] = None,
-        norm: bool = False,
-        stop_early: bool = False,
-        output_fmt: str = "NCHW",
-        intermediates_only: bool = False,
-    ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
-        """Stage outputs as NCHW maps at strides 4, 8, 16, 32 (v2: after the stage norm).
-
-        There is no final norm (v1 has none, v2's is each stage's own), so ``norm`` changes nothing.
-        """
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt must be 'NCHW', got {output_fmt!r}")
-        self._check_input(x)
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        stages = self.stages[: max_index + 1] if stop_early else self.stages
-        intermediates = []
-        for i, stage in enumerate(stages):
-            x = stage(x)
-            if i in take_indices:
-                intermediates.append(x)
-        if intermediates_only:
-            return intermediates
-        return x, intermediates
-
-    def prune_intermediate_layers(
-        self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        self.stages = self.stages[: max_index + 1]
-        if prune_head:
-            self.reset_classifier(0, "")
-        return take_indices
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
-        return self.stages(x)
+        return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """``x``: the last stage's NCHW map."""
         if self.global_pool == "avg":
             x = x.mean(dim=(2, 3))
         x = self.head_drop(x)
         return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
     @torch.no_grad()
     def reparameterize(self) -> None:
@@ -463,17 +412,17 @@ def slab_pvt_medium(pretrained: bool = False, **kwargs) -> SlabPyramidVisionTran
 
 @register_model
 def slab_pvt_tiny_prepbn(pretrained: bool = False, **kwargs) -> SlabPyramidVisionTransformer:
-    return _create("slab_pvt_tiny_prepbn", pretrained, **dict(_TINY, **_PREPBN, **kwargs))
+    return _create("slab_pvt_tiny_prepbn", pretrained, **dict(dict(_TINY, **_PREPBN), **kwargs))
 
 
 @register_model
 def slab_pvt_small_prepbn(pretrained: bool = False, **kwargs) -> SlabPyramidVisionTransformer:
-    return _create("slab_pvt_small_prepbn", pretrained, **dict(_SMALL, **_PREPBN, **kwargs))
+    return _create("slab_pvt_small_prepbn", pretrained, **dict(dict(_SMALL, **_PREPBN), **kwargs))
 
 
 @register_model
 def slab_pvt_medium_prepbn(pretrained: bool = False, **kwargs) -> SlabPyramidVisionTransformer:
-    return _create("slab_pvt_medium_prepbn", pretrained, **dict(_MEDIUM, **_PREPBN, **kwargs))
+    return _create("slab_pvt_medium_prepbn", pretrained, **dict(dict(_MEDIUM, **_PREPBN), **kwargs))
 
 
 @register_model

@@ -36,6 +36,7 @@ from ..hub import NO_WEIGHTS_NOTE
 from ..layers.linear_attention import resize_grid_encoding
 from ..layers.prepbn import ProgressiveRepBN, ReparameterizableMixin, RepBN, fold_norm
 from ._builder import build_model, generate_default_cfgs
+from ._contract import init_linear_weights
 from .slab_deit import _RELEASE, Block
 from .slab_deit import _cfg as _slab_cfg
 from .swin import PatchMerging, SwinTransformer
@@ -118,7 +119,7 @@ class SlabSwinTransformer(ReparameterizableMixin, SwinTransformer):
                 )
                 for j in range(depths[i])
             )
-            stage.blocks.apply(self._init_weights)
+            stage.blocks.apply(init_linear_weights)
 
     @torch.no_grad()
     def reparameterize(self) -> None:
@@ -167,8 +168,7 @@ def checkpoint_filter_fn(state_dict, model: SlabSwinTransformer) -> dict:
 
 
 def _create(variant: str, pretrained: bool = False, **kwargs) -> SlabSwinTransformer:
-    num_stages = len(kwargs.get("depths", (2, 2, 6, 2)))
-    return build_model(SlabSwinTransformer, variant, pretrained, checkpoint_filter_fn, tuple(range(num_stages)), **kwargs)
+    return build_model(SlabSwinTransformer, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 def _cfg(url: str = "", **kwargs) -> dict:
@@ -209,4 +209,4 @@ def slab_swin_base(pretrained: bool = False, **kwargs) -> SlabSwinTransformer:
 def slab_swin_tiny_prepbn(pretrained: bool = False, **kwargs) -> SlabSwinTransformer:
     """Swin-T with softmax window attention everywhere and every norm a plain RepBN."""
     args = dict(attn_types="SSSS", embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), drop_path_rate=0.1)
-    return _create("slab_swin_tiny_prepbn", pretrained, **dict(args, norm_layer=MapRepBN, **kwargs))
+    return _create("slab_swin_tiny_prepbn", pretrained, **dict(dict(args, norm_layer=MapRepBN), **kwargs))

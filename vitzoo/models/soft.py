@@ -36,11 +36,18 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from timm.layers import DropPath, Mlp, calculate_drop_path_rates, resample_abs_pos_embed, to_2tuple, trunc_normal_
+from timm.layers import (
+    DropPath,
+    Mlp,
+    calculate_drop_path_rates,
+    global_pool_nlc,
+    resample_abs_pos_embed,
+    to_2tuple,
+    trunc_normal_,
+)
 from timm.models import register_model
 from timm.models._features import feature_take_indices
 from timm.models.pvt_v2 import Attention as SoftmaxAttention
-from timm.models.vision_transformer import init_weights_vit_timm
 
 from ..checkpoint import CheckpointError, unwrap_state_dict
 from ..hub import NO_WEIGHTS_NOTE
@@ -48,6 +55,8 @@ from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
 from ..layers.newton_inverse import newton_inverse, newton_inverse_shared_scale
 from ._builder import build_model, generate_default_cfgs
+from ._contract import LinearHeadMixin, check_output_fmt, init_linear_weights
+from ._staged import StagesMixin
 
 __all__ = ["SoftmaxFreeVisionTransformer", "checkpoint_filter_fn"]
 
@@ -250,13 +259,15 @@ class SoftStage(nn.Module):
         return run_blocks(self.blocks, x, grid, grad_checkpointing=self.grad_checkpointing), grid
 
 
-class SoftmaxFreeVisionTransformer(nn.Module):
+class SoftmaxFreeVisionTransformer(LinearHeadMixin, StagesMixin, nn.Module):
     """SOFT / SOFT-Norm: three softmax-free stages, then a softmax stage with a cls token.
 
     ``drop_rate`` is the authors': dropout after the position embeddings of stages 1-3 and on the
     stage-4 projections / MLPs (there is no dropout before the head).  ``drop_path_rate`` is spread
     linearly over all blocks (element-wise dropout in stages 1-3, DropPath in stage 4, as the authors').
     """
+
+    pool_types = ("token", "avg")  # the cls token or the mean patch token
 
     def __init__(
         self,
@@ -279,11 +290,10 @@ class SoftmaxFreeVisionTransformer(nn.Module):
         super().__init__()
         if len(depths) != 4 or len(embed_dims) != 4 or len(num_heads) != 4:
             raise ValueError("SOFT has 4 stages: depths, embed_dims and num_heads need 4 entries each")
-        self._check_pool(global_pool)
         self.img_size = to_2tuple(img_size)
         self.in_chans = in_chans
         self.num_classes = num_classes
-        self.global_pool = global_pool
+        self.global_pool = self._checked_pool(global_pool)
         self.depths = tuple(depths)
         self.num_prefix_tokens = 1
         self.num_features = self.head_hidden_size = embed_dims[-1]
@@ -329,12 +339,7 @@ class SoftmaxFreeVisionTransformer(nn.Module):
             if stage.cls_token is not None:
                 trunc_normal_(stage.cls_token, std=0.02)
         # the authors' init: truncated normal (std 0.02) linear weights, zero biases, the rest as built
-        self.apply(partial(init_weights_vit_timm, needs_reset=False))
-
-    @staticmethod
-    def _check_pool(global_pool: str) -> None:
-        if global_pool not in ("token", "avg"):
-            raise ValueError(f"global_pool must be 'token' (the cls token) or 'avg' (mean patch token), got {global_pool!r}")
+        self.apply(init_linear_weights)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
@@ -354,22 +359,6 @@ class SoftmaxFreeVisionTransformer(nn.Module):
             ],
         )
 
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        if global_pool:
-            self._check_pool(global_pool)
-            self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-
     def _check_input(self, x: torch.Tensor) -> None:
         check_image_input(x, self.in_chans, MIN_IMAGE_SIZE, type(self).__name__)
 
@@ -387,8 +376,7 @@ class SoftmaxFreeVisionTransformer(nn.Module):
         Stage 4's map is its patch tokens (the cls token dropped), after the final norm when ``norm``.
         The returned final output is the normed token sequence (cls token first), as forward_features.
         """
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt must be 'NCHW', got {output_fmt!r}")
+        check_output_fmt(output_fmt, ("NCHW",))
         self._check_input(x)
         take_indices, max_index = feature_take_indices(len(self.stages), indices)
         stages = self.stages[: max_index + 1] if stop_early else self.stages
@@ -406,17 +394,6 @@ class SoftmaxFreeVisionTransformer(nn.Module):
             return intermediates
         return (self.norm(tokens) if len(stages) == len(self.stages) else tokens), intermediates
 
-    def prune_intermediate_layers(
-        self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        self.stages = self.stages[: max_index + 1]
-        if prune_norm or max_index < 3:
-            self.norm = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0)
-        return take_indices
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The final norm's tokens (B, 1 + H/32 * W/32, C), cls token first."""
         self._check_input(x)
@@ -426,11 +403,9 @@ class SoftmaxFreeVisionTransformer(nn.Module):
         return self.norm(tokens)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = x[:, self.num_prefix_tokens:].mean(dim=1) if self.global_pool == "avg" else x[:, 0]
+        # the authors have no dropout before the head
+        x = global_pool_nlc(x, self.global_pool, self.num_prefix_tokens)
         return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 _AUTHORS_KEYS = [
@@ -582,24 +557,24 @@ def soft_huge(pretrained: bool = False, **kwargs) -> SoftmaxFreeVisionTransforme
 
 @register_model
 def soft_norm_tiny(pretrained: bool = False, **kwargs) -> SoftmaxFreeVisionTransformer:
-    return _create("soft_norm_tiny", pretrained, **dict(_TINY, **_NORM, **kwargs))
+    return _create("soft_norm_tiny", pretrained, **dict(dict(_TINY, **_NORM), **kwargs))
 
 
 @register_model
 def soft_norm_small(pretrained: bool = False, **kwargs) -> SoftmaxFreeVisionTransformer:
-    return _create("soft_norm_small", pretrained, **dict(_SMALL, **_NORM, **kwargs))
+    return _create("soft_norm_small", pretrained, **dict(dict(_SMALL, **_NORM), **kwargs))
 
 
 @register_model
 def soft_norm_medium(pretrained: bool = False, **kwargs) -> SoftmaxFreeVisionTransformer:
-    return _create("soft_norm_medium", pretrained, **dict(_MEDIUM, **_NORM, **kwargs))
+    return _create("soft_norm_medium", pretrained, **dict(dict(_MEDIUM, **_NORM), **kwargs))
 
 
 @register_model
 def soft_norm_large(pretrained: bool = False, **kwargs) -> SoftmaxFreeVisionTransformer:
-    return _create("soft_norm_large", pretrained, **dict(_LARGE, **_NORM, **kwargs))
+    return _create("soft_norm_large", pretrained, **dict(dict(_LARGE, **_NORM), **kwargs))
 
 
 @register_model
 def soft_norm_huge(pretrained: bool = False, **kwargs) -> SoftmaxFreeVisionTransformer:
-    return _create("soft_norm_huge", pretrained, **dict(_HUGE, **_NORM, **kwargs))
+    return _create("soft_norm_huge", pretrained, **dict(dict(_HUGE, **_NORM), **kwargs))

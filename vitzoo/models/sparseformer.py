@@ -45,6 +45,7 @@ from ..layers import check_image_input
 from ..layers.checkpointing import checkpoint_block
 from ..layers.roi_sampling import AdaptiveMixing, RoIPointSampling, init_unit_norm_layer_norm
 from ._builder import build_model, generate_default_cfgs
+from ._contract import HeadModuleMixin, check_global_pool, check_output_fmt
 
 __all__ = ["SparseFormer", "SparseFormerConfig", "checkpoint_filter_fn"]
 
@@ -285,9 +286,7 @@ class TokenPoolHead(nn.Module):
 
     @staticmethod
     def _checked_pool(pool_type: str) -> str:
-        if pool_type not in ("avg", "token"):
-            raise ValueError(f"SparseFormer global_pool must be 'avg' or 'token', got {pool_type!r}")
-        return pool_type
+        return check_global_pool(pool_type, ("avg", "token"), "SparseFormer")
 
     def reset(self, num_classes: int, pool_type: Optional[str] = None) -> None:
         if pool_type:
@@ -300,7 +299,7 @@ class TokenPoolHead(nn.Module):
         return x if pre_logits else self.fc(x)
 
 
-class SparseFormer(nn.Module):
+class SparseFormer(HeadModuleMixin, nn.Module):
     """A few latent tokens with RoIs read an early-convolution map sparsely, then a transformer on the tokens.
 
     ``forward_features`` returns the final tokens (B, N, C) (with the cls token first when the variant
@@ -386,14 +385,6 @@ class SparseFormer(nn.Module):
     def set_grad_checkpointing(self, enable: bool = True) -> None:
         self.grad_checkpointing = enable
 
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, global_pool)
-
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         check_image_input(x, self.in_chans, 1, type(self).__name__)
         return self.stem(x)
@@ -431,8 +422,7 @@ class SparseFormer(nn.Module):
         read-out.  ``norm`` and ``stop_early`` change nothing: the map is normalised already and precedes
         every unit.
         """
-        if output_fmt not in ("NCHW", "NHWC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NHWC', got {output_fmt!r}")
+        check_output_fmt(output_fmt, ("NCHW", "NHWC"))
         feature_take_indices(len(self.feature_info), indices)  # validates indices
         feat = self._stem(x)
         intermediates = [feat if output_fmt == "NCHW" else feat.permute(0, 2, 3, 1)]
@@ -455,12 +445,6 @@ class SparseFormer(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self._run_units(self._stem(x))[0]
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def _check_config(config: SparseFormerConfig) -> None:

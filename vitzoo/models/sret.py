@@ -47,6 +47,7 @@ from ..checkpoint import CheckpointError, unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import checkpoint_block
 from ._builder import build_model, generate_default_cfgs
+from ._contract import HeadModuleMixin
 from ._staged import StagedBackboneMixin
 
 __all__ = ["SReT", "checkpoint_filter_fn", "sliced_attention", "fixed_token_permutation"]
@@ -232,7 +233,7 @@ class SReTStage(nn.Module):
         return x.transpose(1, 2).reshape(B, C, H, W)
 
 
-class SReT(StagedBackboneMixin, nn.Module):
+class SReT(HeadModuleMixin, StagedBackboneMixin, nn.Module):
     """Sliced Recursive Transformer; stage maps are NCHW at strides 8, 16, 32."""
 
     stage_fmt = "NCHW"
@@ -334,14 +335,6 @@ class SReT(StagedBackboneMixin, nn.Module):
             ],
         )
 
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, pool_type=global_pool)
-
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         # Below 8 pixels a side the stride-8 stem has less than one pixel per token.
         check_image_input(x, self.in_chans, 8, type(self).__name__)
@@ -350,12 +343,6 @@ class SReT(StagedBackboneMixin, nn.Module):
         if x.shape[-2:] != pos_embed.shape[-2:]:
             pos_embed = resample_pos_embed(pos_embed, x.shape[-2:])
         return self.pos_drop(x + pos_embed)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=pre_logits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def resample_pos_embed(pos_embed: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
@@ -426,8 +413,7 @@ def checkpoint_filter_fn(state_dict, model: SReT) -> dict:
 
 
 def _create_sret(variant: str, pretrained: bool = False, **kwargs) -> SReT:
-    num_stages = len(kwargs.get("depths", (4, 10, 6)))
-    return build_model(SReT, variant, pretrained, checkpoint_filter_fn, tuple(range(num_stages)), **kwargs)
+    return build_model(SReT, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 _ORIGIN = "https://github.com/szq0214/SReT"
@@ -531,14 +517,14 @@ def sret_s_wo_slice(pretrained: bool = False, **kwargs) -> SReT:
 
 @register_model
 def sret_t_wo_slice_384(pretrained: bool = False, **kwargs) -> SReT:
-    return _create_sret("sret_t_wo_slice_384", pretrained, **dict(_T_WO, img_size=384, **kwargs))
+    return _create_sret("sret_t_wo_slice_384", pretrained, **dict(dict(_T_WO, img_size=384), **kwargs))
 
 
 @register_model
 def sret_s_wo_slice_384(pretrained: bool = False, **kwargs) -> SReT:
-    return _create_sret("sret_s_wo_slice_384", pretrained, **dict(_S_WO, img_size=384, **kwargs))
+    return _create_sret("sret_s_wo_slice_384", pretrained, **dict(dict(_S_WO, img_size=384), **kwargs))
 
 
 @register_model
 def sret_s_wo_slice_512(pretrained: bool = False, **kwargs) -> SReT:
-    return _create_sret("sret_s_wo_slice_512", pretrained, **dict(_S_WO, img_size=512, **kwargs))
+    return _create_sret("sret_s_wo_slice_512", pretrained, **dict(dict(_S_WO, img_size=512), **kwargs))

@@ -17,7 +17,7 @@ authors' layout (merging at the end of stages 0-2, ``head``) and accepts timm's 
 from __future__ import annotations
 
 import re
-from typing import Callable, Optional, Sequence, Tuple, Union
+from typing import Callable, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -31,6 +31,7 @@ from ..layers.checkpointing import run_blocks
 from ..layers.window import effective_window
 from ..ops import window_attention
 from ._builder import build_model, generate_default_cfgs
+from ._contract import HeadModuleMixin, init_linear_weights
 from ._staged import StagedBackboneMixin
 
 __all__ = ["SwinTransformer", "checkpoint_filter_fn"]
@@ -185,7 +186,7 @@ class SwinStage(nn.Module):
         return run_blocks(self.blocks, x, grad_checkpointing=self.grad_checkpointing)
 
 
-class SwinTransformer(StagedBackboneMixin, nn.Module):
+class SwinTransformer(HeadModuleMixin, StagedBackboneMixin, nn.Module):
     """Swin Transformer v1 (hierarchical, shifted windows); features are channels-last internally."""
 
     stages_attr = "layers"
@@ -249,14 +250,7 @@ class SwinTransformer(StagedBackboneMixin, nn.Module):
         self.head = ClassifierHead(
             self.num_features, num_classes, pool_type=global_pool, drop_rate=drop_rate, input_fmt="NHWC"
         )
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+        self.apply(init_linear_weights)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
@@ -271,23 +265,9 @@ class SwinTransformer(StagedBackboneMixin, nn.Module):
             else [(r"^layers\.(\d+)\.downsample", (0,)), (r"^layers\.(\d+)\.\w+\.(\d+)", None), (r"^norm", (99999,))],
         )
 
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        self.head.reset(num_classes, pool_type=global_pool)
-
     def _stem(self, x: torch.Tensor) -> torch.Tensor:
         check_image_input(x, self.in_chans, self.patch_size, type(self).__name__)
         return self.patch_embed(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        return self.head(x, pre_logits=True) if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 def checkpoint_filter_fn(state_dict, model: SwinTransformer) -> dict:
@@ -316,8 +296,7 @@ def checkpoint_filter_fn(state_dict, model: SwinTransformer) -> dict:
 
 
 def _create_swin(variant: str, pretrained: bool = False, **kwargs) -> SwinTransformer:
-    num_stages = len(kwargs.get("depths", (2, 2, 6, 2)))
-    return build_model(SwinTransformer, variant, pretrained, checkpoint_filter_fn, tuple(range(num_stages)), **kwargs)
+    return build_model(SwinTransformer, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 _RELEASE = "https://github.com/SwinTransformer/storage/releases/download"

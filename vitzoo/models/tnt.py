@@ -31,6 +31,8 @@ from torch.utils.checkpoint import checkpoint
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ._builder import build_model, generate_default_cfgs
+from ._contract import BlocksMixin, LinearHeadMixin, check_output_fmt, init_linear_weights
+from ._staged import StagesMixin
 
 __all__ = ["TNT", "PyramidTNT", "checkpoint_filter_fn"]
 
@@ -140,8 +142,10 @@ class WordEmbed(nn.Module):
         return words.flatten(2).transpose(1, 2), grid
 
 
-class TNT(nn.Module):
+class TNT(LinearHeadMixin, BlocksMixin, nn.Module):
     """TNT: isotropic transformer over 16x16 patches, each holding a 4x4 word transformer."""
+
+    pool_types = ("token", "avg", "")
 
     def __init__(
         self,
@@ -163,15 +167,13 @@ class TNT(nn.Module):
         drop_path_rate: float = 0.0,
     ):
         super().__init__()
-        if global_pool not in ("token", "avg", ""):
-            raise ValueError(f"global_pool must be 'token', 'avg' or '', got {global_pool!r}")
         if patch_size % WORDS_PER_SIDE:
             raise ValueError(f"patch_size {patch_size} must be a multiple of {WORDS_PER_SIDE}")
         img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.patch_size = patch_size
         self.in_chans = in_chans
         self.num_classes = num_classes
-        self.global_pool = global_pool
+        self.global_pool = self._checked_pool(global_pool)
         self.num_features = self.head_hidden_size = self.embed_dim = outer_dim
         self.num_prefix_tokens = 1
         self.grad_checkpointing = False
@@ -198,7 +200,7 @@ class TNT(nn.Module):
         self.head = nn.Linear(outer_dim, num_classes) if num_classes > 0 else nn.Identity()
         for p in (self.cls_token, self.outer_pos, self.inner_pos):
             trunc_normal_(p, std=0.02)
-        self.apply(_init_linear)
+        self.apply(init_linear_weights)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
@@ -210,20 +212,6 @@ class TNT(nn.Module):
             stem=r"^cls_token|outer_pos|inner_pos|patch_embed|proj_norm1|proj\.|proj_norm2",
             blocks=[(r"^blocks\.(\d+)", None), (r"^norm", (99999,))],
         )
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        self.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        if global_pool is not None:
-            self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
     def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, Tuple[int, int]]:
         """(words (B*N, 16, C_in), tokens (B, 1+N, C), patch grid) ready for the first block."""
@@ -248,8 +236,7 @@ class TNT(nn.Module):
         intermediates_only: bool = False,
     ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
         """Patch tokens (cls dropped) after the selected blocks, as NCHW maps at stride 16 (or NLC)."""
-        if output_fmt not in ("NCHW", "NLC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NLC', got {output_fmt!r}")
+        check_output_fmt(output_fmt, ("NCHW", "NLC"))
         take_indices, max_index = feature_take_indices(len(self.blocks), indices)
         inner, outer, grid = self.embed(x)
         blocks = self.blocks[: max_index + 1] if stop_early else self.blocks
@@ -263,40 +250,11 @@ class TNT(nn.Module):
             return intermediates
         return self.norm(outer), intermediates
 
-    def prune_intermediate_layers(
-        self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.blocks), indices)
-        self.blocks = self.blocks[: max_index + 1]
-        if prune_norm:
-            self.norm = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0, "")
-        return take_indices
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         inner, outer, _ = self.embed(x)
         for block in self.blocks:
             inner, outer = _run(block, self.grad_checkpointing, inner, outer)
         return self.norm(outer)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        if self.global_pool == "token":
-            x = x[:, 0]
-        elif self.global_pool == "avg":
-            x = x[:, 1:].mean(dim=1)
-        x = self.head_drop(x)
-        return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
-
-
-def _init_linear(m: nn.Module) -> None:
-    if isinstance(m, nn.Linear):
-        trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
-            nn.init.zeros_(m.bias)
 
 
 # ----------------------------------------------------------------------------------------- PyramidTNT
@@ -481,8 +439,10 @@ class SentenceAggregation(nn.Module):
         return x.flatten(2).transpose(1, 2), (x.shape[2], x.shape[3])
 
 
-class PyramidTNT(nn.Module):
+class PyramidTNT(LinearHeadMixin, StagesMixin, nn.Module):
     """PyramidTNT: conv stem and four TNT stages at strides 8, 16, 32, 64."""
+
+    pool_types = ("avg", "")
 
     def __init__(
         self,
@@ -504,12 +464,11 @@ class PyramidTNT(nn.Module):
         drop_path_rate: float = 0.0,
     ):
         super().__init__()
-        if global_pool not in ("avg", ""):
-            raise ValueError(f"global_pool must be 'avg' or '', got {global_pool!r}")
         img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.in_chans = in_chans
         self.num_classes = num_classes
-        self.global_pool = global_pool
+        self.global_pool = self._checked_pool(global_pool)
+        self.num_prefix_tokens = 0
         self.num_features = self.head_hidden_size = outer_dims[-1]
         self.stem_stride = 8
         num_words = WORDS_PER_SIDE**2
@@ -541,7 +500,7 @@ class PyramidTNT(nn.Module):
         self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
         trunc_normal_(self.outer_pos, std=0.02)
         trunc_normal_(self.inner_pos, std=0.02)
-        self.apply(_init_linear)
+        self.apply(init_linear_weights)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
@@ -557,21 +516,6 @@ class PyramidTNT(nn.Module):
                   (r"^(?:word|sentence)_merges\.(\d+)", (0,)), (r"^norm", (99999,))],
         )
 
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        self.num_classes = num_classes
-        if global_pool is not None:
-            self.global_pool = global_pool
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-
     def embed(self, x: torch.Tensor):
         """(words (B*N, 16, C_in), patch tokens (B, N, C), grid) after the stem and position embeddings."""
         check_image_input(x, self.in_chans, self.stem_stride, type(self).__name__)
@@ -581,7 +525,7 @@ class PyramidTNT(nn.Module):
             pos = resample_abs_pos_embed(pos, new_size=grid, old_size=self.pos_grid, num_prefix_tokens=0)
         return inner + self.inner_pos, outer + self.pos_drop(pos), grid
 
-    def _stages(self, x: torch.Tensor, last_stage: int):
+    def _run_stages(self, x: torch.Tensor, last_stage: int):
         """Yield (stage index, words, patch tokens, grid) after each stage up to ``last_stage``."""
         inner, outer, grid = self.embed(x)
         for i in range(last_stage + 1):
@@ -604,12 +548,11 @@ class PyramidTNT(nn.Module):
 
         ``norm`` applies the final norm to the last stage's map (the only one it is sized for).
         """
-        if output_fmt != "NCHW":
-            raise ValueError(f"output_fmt must be 'NCHW', got {output_fmt!r}")
+        check_output_fmt(output_fmt, ("NCHW",))
         take_indices, max_index = feature_take_indices(len(self.stages), indices)
         last = len(self.stages) - 1
         intermediates = []
-        for i, _, outer, grid in self._stages(x, max_index if stop_early else last):
+        for i, _, outer, grid in self._run_stages(x, max_index if stop_early else last):
             if i in take_indices:
                 intermediates.append(_tokens_to_nchw(self.norm(outer) if norm and i == last else outer, grid))
         if intermediates_only:
@@ -619,28 +562,15 @@ class PyramidTNT(nn.Module):
     def prune_intermediate_layers(
         self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True
     ) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        self.stages = self.stages[: max_index + 1]
-        self.word_merges = self.word_merges[:max_index]
-        self.sentence_merges = self.sentence_merges[:max_index]
-        if prune_norm or max_index < len(self.feature_info) - 1:
-            self.norm = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0, "")
+        take_indices = super().prune_intermediate_layers(indices, prune_norm, prune_head)
+        # the merges lead into stages 1, 2, ...: those of the kept stages stay
+        self.word_merges = self.word_merges[: len(self.stages) - 1]
+        self.sentence_merges = self.sentence_merges[: len(self.stages) - 1]
         return take_indices
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        *_, (_, _, outer, _) = self._stages(x, len(self.stages) - 1)
+        *_, (_, _, outer, _) = self._run_stages(x, len(self.stages) - 1)
         return self.norm(outer)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        if self.global_pool == "avg":
-            x = x.mean(dim=1)
-        x = self.head_drop(x)
-        return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 # ----------------------------------------------------------------------------------------- checkpoints

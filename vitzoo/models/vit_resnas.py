@@ -38,7 +38,6 @@ from timm.layers import (
     DropPath,
     Mlp,
     calculate_drop_path_rates,
-    global_pool_nlc,
     resample_abs_pos_embed,
     to_2tuple,
     trunc_normal_,
@@ -50,6 +49,8 @@ from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
 from ._builder import build_model, generate_default_cfgs
+from ._contract import LinearHeadMixin, check_output_fmt, init_linear_weights
+from ._staged import StagesMixin
 
 __all__ = ["BlockDef", "StageDef", "ViTResNAS", "checkpoint_filter_fn"]
 
@@ -226,15 +227,10 @@ class ViTResNASStage(nn.Module):
         return run_blocks(self.blocks, x, grad_checkpointing=self.grad_checkpointing), grid
 
 
-def _checked_pool(global_pool: str) -> str:
-    pool_types = ("token", "avg", "avgmax", "max", "")
-    if global_pool not in pool_types:
-        raise ValueError(f"global_pool must be one of {pool_types}, got {global_pool!r}")
-    return global_pool
-
-
-class ViTResNAS(nn.Module):
+class ViTResNAS(LinearHeadMixin, StagesMixin, nn.Module):
     """Multi-stage ViT with residual spatial reduction; tokens are (B, 1 + H*W, C), cls token first."""
+
+    pool_types = ("token", "avg", "avgmax", "max", "")
 
     def __init__(
         self,
@@ -259,7 +255,7 @@ class ViTResNAS(nn.Module):
         self.patch_size = patch_size
         self.in_chans = in_chans
         self.num_classes = num_classes
-        self.global_pool = _checked_pool(global_pool)
+        self.global_pool = self._checked_pool(global_pool)
         self.num_prefix_tokens = 1
         self.num_features = self.head_hidden_size = stages[-1].width
         self.grid_size = (self.img_size[0] // patch_size, self.img_size[1] // patch_size)
@@ -297,14 +293,7 @@ class ViTResNAS(nn.Module):
 
         trunc_normal_(self.pos_embed, std=0.02)
         trunc_normal_(self.cls_token, std=0.02)
-        self.apply(self._init_weights)
-
-    @staticmethod
-    def _init_weights(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+        self.apply(init_linear_weights)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set:
@@ -319,21 +308,6 @@ class ViTResNAS(nn.Module):
             if coarse
             else [(r"^stages\.(\d+)\.downsample", (0,)), (r"^stages\.(\d+)\.blocks\.(\d+)", None), (r"^norm", (99999,))],
         )
-
-    @torch.jit.ignore
-    def set_grad_checkpointing(self, enable: bool = True) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = enable
-
-    @torch.jit.ignore
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: Optional[str] = None) -> None:
-        if global_pool is not None:
-            self.global_pool = _checked_pool(global_pool)
-        self.num_classes = num_classes
-        self.head = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
     def _embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Grid]:
         check_image_input(x, self.in_chans, self.patch_size, type(self).__name__)
@@ -357,8 +331,7 @@ class ViTResNAS(nn.Module):
         ``return_prefix_tokens`` pairs each with its cls token (B, 1, C).  ``norm`` applies the final norm
         to the last stage's output, the only one it is sized for.
         """
-        if output_fmt not in ("NCHW", "NLC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NLC', got {output_fmt!r}")
+        check_output_fmt(output_fmt, ("NCHW", "NLC"))
         take_indices, max_index = feature_take_indices(len(self.stages), indices)
         stages = self.stages[: max_index + 1] if stop_early else self.stages
         last = len(self.stages) - 1
@@ -376,29 +349,11 @@ class ViTResNAS(nn.Module):
             x = self.norm(x)
         return x, intermediates
 
-    def prune_intermediate_layers(
-        self, indices: Union[int, List[int]] = 1, prune_norm: bool = False, prune_head: bool = True
-    ) -> List[int]:
-        take_indices, max_index = feature_take_indices(len(self.stages), indices)
-        self.stages = self.stages[: max_index + 1]
-        if prune_norm or max_index < len(self.feature_info) - 1:
-            self.norm = nn.Identity()
-        if prune_head:
-            self.reset_classifier(0, "")
-        return take_indices
-
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x, grid = self._embed(x)
         for stage in self.stages:
             x, grid = stage(x, grid)
         return self.norm(x)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(global_pool_nlc(x, self.global_pool, self.num_prefix_tokens))
-        return x if pre_logits else self.head(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
 
 
 # The authors' names that vitzoo spells differently (after their flat block list is split into stages).
@@ -467,8 +422,7 @@ def checkpoint_filter_fn(state_dict, model: ViTResNAS) -> dict:
 
 
 def _create_vit_resnas(variant: str, pretrained: bool = False, **kwargs) -> ViTResNAS:
-    num_stages = len(kwargs.get("stages", VIT_RESNAS_TINY))
-    return build_model(ViTResNAS, variant, pretrained, checkpoint_filter_fn, tuple(range(num_stages)), **kwargs)
+    return build_model(ViTResNAS, variant, pretrained, checkpoint_filter_fn, **kwargs)
 
 
 _ORIGIN = "https://github.com/yilunliao/vit-search"
