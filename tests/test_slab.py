@@ -7,7 +7,7 @@ PVT-v2, as each fixture's notes say).  Contract and architecture tests live in t
 import pytest
 import torch
 
-from parity_utils import assert_fixture_close, fixture_names, load_via_user_path
+from parity_utils import assert_features_close, assert_fixture_close, fixture_names, load_via_user_path
 
 
 @pytest.mark.parametrize("fixture", fixture_names("slab"))
@@ -16,7 +16,4 @@ def test_parity_user_path(fixture, tmp_path):
     with torch.no_grad():
         assert_fixture_close(model(fx.input), fx.output, fx)
         if fx.features:
-            feats = model.forward_intermediates(fx.input, intermediates_only=True)
-            assert len(feats) == len(fx.features)
-            for i, feat in enumerate(feats):
-                assert_fixture_close(feat, fx.features[str(i)], fx, f"features.{i}")
+            assert_features_close(model.forward_intermediates(fx.input, intermediates_only=True), fx)
