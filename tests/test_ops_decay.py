@@ -155,6 +155,19 @@ def test_fallback_for_learnable_decay():
     assert decay.grad is not None
 
 
+def test_cuda_rules_refuse_fp32_beyond_head_dim_64_but_the_interpreter_runs_it():
+    from vitzoo.ops.decay_attention import kernel_refusal
+
+    decay = _decay(2)
+    wide = torch.zeros(1, 2, 6, 128)
+    assert "float32 at head dims above 64 would spill" in kernel_refusal(wide, wide, decay, "cuda")
+    assert "bf16/fp16 autocast" in kernel_refusal(wide, wide, decay, "cuda")
+    assert kernel_refusal(wide.half(), wide.half(), decay, "cuda") is None
+    assert kernel_refusal(wide[..., :64], wide[..., :64], decay, "cuda") is None
+    assert kernel_refusal(wide, wide, decay, "cpu") is None
+    assert "bfloat16 is not supported on cpu" in kernel_refusal(wide.bfloat16(), wide.bfloat16(), decay, "cpu")
+
+
 @pytest.mark.parametrize(
     "change, match",
     [

@@ -53,6 +53,42 @@ def test_triton_matches_reference_fp32(B, H, W, heads, head_dim, table_window, w
         torch.testing.assert_close(a, e, rtol=1e-5, atol=2e-5, msg=lambda m: f"{name}: {m}")
 
 
+# Every path of the kernels, one head, shift on, odd H and W (pad tokens): (path, dtype, B, H, W, head dim, window,
+# shift, windows per program).  "fused": a window is one query block and the dq kernel computes dk, dv too;
+# "query blocks": the dq kernel and the dk/dv kernel's loop take several query blocks; "key blocks": the dk/dv
+# kernel several key blocks as well.  Three windows two per program leave a ragged last group; 16 is the
+# largest window.
+KERNEL_PATHS = [
+    ("fused", torch.float16, 3, 5, 6, 16, 7, 3, 2),
+    ("query blocks", torch.float32, 3, 5, 6, 16, 7, 3, 2),
+    ("key blocks", torch.float32, 1, 11, 35, 32, 12, 6, 2),
+    ("key blocks", torch.float16, 1, 23, 11, 32, 12, 6, 1),
+    ("key blocks", torch.float32, 1, 15, 17, 16, 16, 8, 2),
+]
+
+
+@pytest.mark.parametrize("path, dtype, B, H, W, head_dim, window, shift, per_program", KERNEL_PATHS)
+def test_triton_kernel_paths_match_reference(monkeypatch, path, dtype, B, H, W, head_dim, window, shift, per_program):
+    monkeypatch.setattr(_triton_window, "_windows_per_program", lambda num_windows, blocks: per_program)
+    config = _triton_window._launch_config(
+        torch.empty(B, H, W, 3 * head_dim, dtype=dtype), torch.empty((2 * window - 1) ** 2, 1), 1, window, shift
+    )
+    tiles, tokens = config["tiles"], window * window
+    if path == "fused":
+        assert tiles.dkdv is None and tiles.dq_m == config["n_pad"]
+    else:
+        assert tiles.dq_m < tokens and tiles.dkdv[0] < tokens
+        assert (tiles.dkdv[1] < tokens) == (path == "key blocks")
+    x, weight, bias, table = make_inputs(B, H, W, 1, head_dim, window, dtype=dtype)
+    actual = run("triton", x, weight, bias, table, 1, window, shift)
+    as_fp32 = [t.detach().float().requires_grad_() for t in (x, weight, bias)]
+    expected = run("torch", *as_fp32, table, 1, window, shift)
+    tolerance = dict(rtol=1e-5, atol=2e-5) if dtype == torch.float32 else dict(rtol=2e-2, atol=3e-2)
+    for name, a, e in zip(("out", "d_x", "d_weight", "d_bias", "d_table"), actual, expected):
+        assert a.dtype == (torch.float32 if name == "d_table" else dtype)
+        torch.testing.assert_close(a.float(), e, **tolerance, msg=lambda m: f"{name}: {m}")
+
+
 def test_triton_without_qkv_bias_uses_zero_pad_tokens():
     inputs = make_inputs(1, 9, 8, 2, 16, 7, with_bias=False)
     for a, e in zip(run("triton", *inputs, 2, 7, 3), run("torch", *inputs, 2, 7, 3)):
@@ -114,6 +150,13 @@ def test_forced_triton_falls_back_with_one_warning(monkeypatch, setup, reason):
     with attention_backend("torch"):
         expected = window_attention(x, weight, bias, table, 1, 7, 3, dropout_p=dropout_p)
     torch.testing.assert_close(call(), expected)
+
+
+def test_float32_large_windows_with_large_head_dims_are_refused():
+    assert "head dim <= 64, got 128" in _triton_window.unsupported_reason(torch.float32, 12, 128)
+    assert _triton_window.unsupported_reason(torch.float32, 12, 64) is None
+    assert _triton_window.unsupported_reason(torch.float32, 8, 128) is None
+    assert _triton_window.unsupported_reason(torch.float16, 12, 128) is None
 
 
 def test_bf16_under_the_interpreter_falls_back_to_torch(monkeypatch):

@@ -24,9 +24,6 @@ import triton.language as tl
 __all__ = ["INTERPRETED", "decay_attention_triton"]
 
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
-# The interpreter runs one program at a time in Python: fewer, larger blocks are faster there.  On a GPU,
-# 64 x 64 tiles keep the fp32 accumulators of head dims up to 128 in registers.
-_BLOCK = 32 if INTERPRETED else 64
 _LOG2E: tl.constexpr = tl.constexpr(1.4426950408889634)
 
 
@@ -188,24 +185,43 @@ def _decay_bwd_dq_kernel(
     _store(_head(DQ, dq_s, pid_zh, Z2, HEADS), dq_s, offs_m, offs_dqk, L, D_QK, dq)
 
 
+def _blocks(dtype: torch.dtype, d_qk: int, d_v: int) -> tuple[int, int, int]:
+    """(query block, key block, warps) of the three kernels.
+
+    The interpreter runs one program at a time in Python: fewer, larger blocks are faster there.  On a GPU
+    the tiles were chosen with tools/compile_kernels.py so that no kernel spills registers on sm_80 and
+    sm_90: fp32 operands are multiplied without tensor cores and need the smallest tiles (decay_attention
+    refuses fp32 above head dim 64, where every size tried spills), and 16-bit heads wider than 64 halve the
+    key block so that the dK/dV kernel's two accumulators fit.
+    """
+    if INTERPRETED:
+        return 32, 32, 4
+    head_dim = max(d_qk, d_v)
+    if dtype == torch.float32:
+        return (32, 32, 4) if head_dim <= 32 else (16, 32, 4)
+    return (64, 64, 4) if head_dim <= 64 else (64, 32, 4)
+
+
 def _constants(q: torch.Tensor, v: torch.Tensor) -> dict:
     """Sizes and compile-time constants shared by the three kernels."""
     _, Z2, heads, L, d_qk = q.shape
     d_v = v.shape[-1]
+    block_m, block_n, num_warps = _blocks(q.dtype, d_qk, d_v)
     # fp32 products stay fp32 unless torch itself allows TF32 (its SDPA reference follows the same flag).
     tf32 = q.dtype == torch.float32 and q.is_cuda and torch.backends.cuda.matmul.allow_tf32
     return dict(
-        Z2=Z2, HEADS=heads, L=L, D_QK=d_qk, D_V=d_v, BLOCK_M=_BLOCK, BLOCK_N=_BLOCK,
+        Z2=Z2, HEADS=heads, L=L, D_QK=d_qk, D_V=d_v, BLOCK_M=block_m, BLOCK_N=block_n,
         # tl.dot needs every dimension of a tile to be at least 16.
         BLOCK_DQK=max(16, triton.next_power_of_2(d_qk)), BLOCK_DV=max(16, triton.next_power_of_2(d_v)),
-        DOT_PRECISION="tf32" if tf32 else "ieee",
+        DOT_PRECISION="tf32" if tf32 else "ieee", num_warps=num_warps,
     )
 
 
-def _launch_grid(q: torch.Tensor) -> tuple[int, int]:
-    # (batch x heads, token blocks): the first grid axis has the largest limit (2^31 - 1, not 65535).
+def _launch_grid(q: torch.Tensor, block: int) -> tuple[int, int]:
+    # (batch x heads, token blocks of the program's own side): the first grid axis has the largest limit
+    # (2^31 - 1, not 65535).
     Z1, Z2, heads, L, _ = q.shape
-    return Z1 * Z2 * heads, triton.cdiv(L, _BLOCK)
+    return Z1 * Z2 * heads, triton.cdiv(L, block)
 
 
 class _DecayAttention(torch.autograd.Function):
@@ -214,8 +230,9 @@ class _DecayAttention(torch.autograd.Function):
         out = torch.empty_like(v)  # v's layout: the axial passes write straight into a (B, H, W, n, d) map
         Z1, Z2, heads, L, _ = q.shape
         lse = torch.empty((Z1 * Z2 * heads, L), device=q.device, dtype=torch.float32)
-        _decay_fwd_kernel[_launch_grid(q)](
-            q, k, v, decay, out, lse, q.stride(), k.stride(), v.stride(), out.stride(), grid_w=grid_w, **_constants(q, v)
+        constants = _constants(q, v)
+        _decay_fwd_kernel[_launch_grid(q, constants["BLOCK_M"])](
+            q, k, v, decay, out, lse, q.stride(), k.stride(), v.stride(), out.stride(), grid_w=grid_w, **constants
         )
         ctx.save_for_backward(q, k, v, decay, out, lse)
         ctx.grid_w = grid_w
@@ -230,8 +247,10 @@ class _DecayAttention(torch.autograd.Function):
         inputs = (q, k, v, decay, d_out, lse, delta)
         strides = (q.stride(), k.stride(), v.stride(), d_out.stride())
         constants = dict(grid_w=ctx.grid_w, **_constants(q, v))
-        _decay_bwd_dkdv_kernel[_launch_grid(q)](*inputs, dk, dv, *strides, dk.stride(), dv.stride(), **constants)
-        _decay_bwd_dq_kernel[_launch_grid(q)](*inputs, dq, *strides, dq.stride(), **constants)
+        _decay_bwd_dkdv_kernel[_launch_grid(q, constants["BLOCK_N"])](
+            *inputs, dk, dv, *strides, dk.stride(), dv.stride(), **constants
+        )
+        _decay_bwd_dq_kernel[_launch_grid(q, constants["BLOCK_M"])](*inputs, dq, *strides, dq.stride(), **constants)
         return dq, dk, dv, None, None
 
 

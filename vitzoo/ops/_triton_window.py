@@ -1,23 +1,32 @@
 """Triton kernels of :func:`vitzoo.ops.window_attention` (forward, backward) and their autograd Function.
 
-One program handles one head of one window of the rolled, padded map, all in registers: the window's
-tokens are found from their indices (rolled position -> source position ``(p + shift) % padded side``;
-a source beyond H or W is a pad token, whose q, k, v are ``pad_qkv``), the bias is gathered from the table
-with the relative-position index computed in the kernel, the shift mask comes from comparing the tokens'
-region ids (the authors' three slices per axis), and the output is written straight back to map layout.
-Nothing of size (windows, N, N) is ever stored.
+A window's tokens are found from their indices (rolled position -> source position ``(p + shift) % padded
+side``; a source beyond H or W is a pad token, whose q, k, v are ``pad_qkv``), the bias is gathered from the
+table with the relative-position index computed in the kernel, the shift mask comes from comparing the
+tokens' region ids (the authors' three slices per axis), and outputs and gradients are written straight
+back to map layout.  Nothing of size (windows, N, N) is ever stored.
 
-The backward recomputes each window's attention (a window fits one tile, so no log-sum-exp is saved) and
-writes dq, dk, dv to the map; one program walks ``WINDOWS_PER_PROGRAM`` windows of one head so that the
-bias and pad gradients, summed over windows, take few atomic adds.
+The work is split as FlashAttention-2 splits it, with the window as the sequence:
 
-Window and head dim are compile-time constants padded to powers of two (tokens to at least 16, as tl.dot
-needs); padded lanes are masked on every load and store, so any H, W is safe.
+* forward: one program per (window, head, block of ``BLOCK_M`` queries) holds its (BLOCK_M, N_PAD) scores
+  against the whole window, writes the output rows and saves their log-sum-exp (float32, map layout);
+* backward: ``delta = rowsum(dout * out)`` (torch), then a dq kernel per query block that also sums its rows
+  of the bias gradient over ``WINDOWS_PER_PROGRAM`` windows in registers (one atomic add per program), and a
+  dk/dv kernel per block of ``BLOCK_N`` keys that loops over the query blocks and sums the pad tokens' k, v
+  gradients (which flow into the qkv bias) over its windows.  Where one query block is the whole window
+  (small windows in half precision), the dq kernel has every (query, key) pair and computes dk, dv too, so
+  the backward is one pass over memory.
+
+Tile sizes and warps per (dtype, tokens, head dim) are in :data:`_TILES`, chosen so that no kernel spills
+registers on sm_80 / sm_90; float32 windows larger than 8 with head dims above 64 do not fit (the window's
+keys and values alone exceed shared memory) and fall back.  Window and head dim are compile-time constants
+padded to powers of two (at least 16, as tl.dot needs); padded lanes are masked on every load and store, so
+any H, W is safe.
 """
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 import triton
@@ -29,7 +38,7 @@ from ..layers.window import SHIFT_MASK_VALUE, relative_position_index, table_win
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 
 _SHIFT_MASK = tl.constexpr(SHIFT_MASK_VALUE)
-MAX_TOKENS = 256  # window 16: one window's (N, N) scores must fit the registers of one program
+MAX_TOKENS = 256  # window 16: the dq kernel holds (BLOCK_M, N_PAD) scores of a whole window's keys
 MAX_HEAD_DIM = 128
 
 
@@ -43,30 +52,59 @@ def unsupported_reason(dtype: torch.dtype, window: int, head_dim: int) -> Option
         return f"window {window} has more than {MAX_TOKENS} tokens"
     if head_dim > MAX_HEAD_DIM:
         return f"head dim {head_dim} is larger than {MAX_HEAD_DIM}"
+    if dtype == torch.float32 and window * window > 64 and head_dim > 64:
+        # a program holds the whole window's keys and values: 2 x 256 x 128 float32 exceed shared memory
+        return f"float32 windows larger than 8 need head dim <= 64, got {head_dim} (use float16 or bfloat16)"
     return None
 
 
 @triton.jit
-def _window_tokens(win, H, W, Hp, Wp, windows_w, windows_per_image, shift, WINDOW: tl.constexpr, N_PAD: tl.constexpr):
-    """A window's tokens: batch, rolled and source positions, in-window and in-map flags (N_PAD lanes)."""
+def _window_origin(win, windows_w, windows_per_image, WINDOW: tl.constexpr):
+    """Batch and top-left (row, col) on the rolled, padded map of window ``win``."""
     batch = (win // windows_per_image).to(tl.int64)
     window_in_image = win % windows_per_image
-    t = tl.arange(0, N_PAD)
-    in_window = t < WINDOW * WINDOW
-    row = (window_in_image // windows_w) * WINDOW + t // WINDOW
-    col = (window_in_image % windows_w) * WINDOW + t % WINDOW
-    src_row = (row + shift) % Hp
-    src_col = (col + shift) % Wp
-    in_map = in_window & (src_row < H) & (src_col < W)
-    return batch, row, col, src_row, src_col, in_window, in_map
+    return batch, (window_in_image // windows_w) * WINDOW, (window_in_image % windows_w) * WINDOW
 
 
 @triton.jit
-def _load_head(ptr, pad_ptr, token_offset, channel, d, d_ok, in_map, is_pad):
-    """(N_PAD, D_PAD) slice of q, k or v of one head: the map's values, ``pad_qkv`` on pad tokens, else 0."""
-    x = tl.load(ptr + token_offset[:, None] + channel + d[None, :], mask=in_map[:, None] & d_ok[None, :], other=0.0)
+def _head_lanes(head_dim, D_PAD: tl.constexpr):
+    """This program's head (grid axis 1), its head-dim lanes, which of them are real, and its first channel."""
+    head = tl.program_id(1)
+    d = tl.arange(0, D_PAD)
+    return head, d, d < head_dim, head * head_dim
+
+
+@triton.jit
+def _tokens(t, batch, top, left, live, H, W, Hp, Wp, shift, WINDOW: tl.constexpr):
+    """Tokens ``t`` (in-window indices) of a window: rolled (row, col), index into the (B, H, W) map, in-window
+    and in-map flags (both false for a window that is not ``live``, past the last one)."""
+    in_window = (t < WINDOW * WINDOW) & live
+    row = top + t // WINDOW
+    col = left + t % WINDOW
+    src_row = (row + shift) % Hp
+    src_col = (col + shift) % Wp
+    in_map = in_window & (src_row < H) & (src_col < W)
+    return row, col, (batch * H + src_row) * W + src_col, in_window, in_map
+
+
+@triton.jit
+def _head_ptrs(ptr, index, row_len, channel, d):
+    """Pointers to one head's channels of tokens ``index`` of a contiguous (B, H, W, row_len) map."""
+    return ptr + index[:, None] * row_len + channel + d[None, :]
+
+
+@triton.jit
+def _load_head(ptr, pad_ptr, index, row_len, channel, d, d_ok, in_window, in_map):
+    """(tokens, D_PAD) slice of q, k or v of one head: the map's values, ``pad_qkv`` on pad tokens, else 0."""
+    x = tl.load(_head_ptrs(ptr, index, row_len, channel, d), mask=in_map[:, None] & d_ok[None, :], other=0.0)
     pad = tl.load(pad_ptr + channel + d, mask=d_ok, other=0.0)
-    return tl.where(is_pad[:, None], pad[None, :], x)
+    return tl.where((in_window & ~in_map)[:, None], pad[None, :], x)
+
+
+@triton.jit
+def _store_head(ptr, index, row_len, channel, d, d_ok, in_map, value):
+    tl.store(_head_ptrs(ptr, index, row_len, channel, d), value.to(ptr.dtype.element_ty),
+             mask=in_map[:, None] & d_ok[None, :])
 
 
 @triton.jit
@@ -76,179 +114,304 @@ def _region(pos, side, shift, WINDOW: tl.constexpr):
 
 
 @triton.jit
-def _probabilities(
-    q, k, table_ptr, stride_table, head, table_window, row, col, in_window, Hp, Wp, shift, scale,
-    WINDOW: tl.constexpr, N_PAD: tl.constexpr, SHIFTED: tl.constexpr, DOT_PRECISION: tl.constexpr,
+def _logits(
+    q, k, tq, tk, row_q, col_q, row_k, col_k, in_window_q, in_window_k, table_ptr, stride_table, head,
+    table_window, Hp, Wp, shift, scale,
+    WINDOW: tl.constexpr, SHIFTED: tl.constexpr, DOT_PRECISION: tl.constexpr,
 ):
-    """softmax(q k^T * scale + bias + shift mask) of one window and head, (N_PAD, N_PAD) in float32."""
+    """``q k^T * scale + bias + shift mask`` of queries ``tq`` and keys ``tk`` in float32; -inf past the window."""
     scores = tl.dot(q, tl.trans(k), input_precision=DOT_PRECISION) * scale
-    t = tl.arange(0, N_PAD)
-    t_row, t_col = t // WINDOW, t % WINDOW
-    offset_rows = t_row[:, None] - t_row[None, :] + table_window - 1
-    offset_cols = t_col[:, None] - t_col[None, :] + table_window - 1
-    index = offset_rows * (2 * table_window - 1) + offset_cols
-    pair = in_window[:, None] & in_window[None, :]
+    # table row of (d_row + T - 1, d_col + T - 1): a difference of per-token terms, one (M, N) integer tile
+    side = 2 * table_window - 1
+    index = ((tq // WINDOW) * side + tq % WINDOW)[:, None] - ((tk // WINDOW) * side + tk % WINDOW)[None, :]
+    index += (table_window - 1) * (side + 1)
+    pair = in_window_q[:, None] & in_window_k[None, :]
     bias = tl.load(table_ptr + index * stride_table + head, mask=pair, other=0.0)
     # the reference adds the bias in the activations' dtype
     scores += bias.to(q.dtype).to(tl.float32)
     if SHIFTED:
-        region = _region(row, Hp, shift, WINDOW) * 3 + _region(col, Wp, shift, WINDOW)
-        scores += tl.where(region[:, None] != region[None, :], _SHIFT_MASK, 0.0)
-    scores = tl.where(in_window[None, :], scores, float("-inf"))
-    scores -= tl.max(scores, axis=1)[:, None]
-    p = tl.exp(scores)
-    return p / tl.sum(p, axis=1)[:, None]
+        region_q = _region(row_q, Hp, shift, WINDOW) * 3 + _region(col_q, Wp, shift, WINDOW)
+        region_k = _region(row_k, Hp, shift, WINDOW) * 3 + _region(col_k, Wp, shift, WINDOW)
+        scores += tl.where(region_q[:, None] != region_k[None, :], _SHIFT_MASK, 0.0)
+    return tl.where(in_window_k[None, :], scores, float("-inf"))
 
 
 @triton.jit
-def _attend(
-    qkv_ptr, pad_ptr, table_ptr, stride_table, tokens, channel, C, d, d_ok, in_map, is_pad, head,
-    table_window, row, col, in_window, Hp, Wp, shift, scale,
-    WINDOW: tl.constexpr, N_PAD: tl.constexpr, SHIFTED: tl.constexpr, DOT_PRECISION: tl.constexpr,
+def _keys(qkv_ptr, pad_ptr, tk, batch, top, left, live, H, W, Hp, Wp, shift, C, channel, d, d_ok,
+          WINDOW: tl.constexpr):
+    """Keys ``tk`` of a window: their k, v and token data (rolled row, col, map index, in-window, in-map)."""
+    row, col, index, in_window, in_map = _tokens(tk, batch, top, left, live, H, W, Hp, Wp, shift, WINDOW)
+    k = _load_head(qkv_ptr, pad_ptr, index, 3 * C, C + channel, d, d_ok, in_window, in_map)
+    v = _load_head(qkv_ptr, pad_ptr, index, 3 * C, 2 * C + channel, d, d_ok, in_window, in_map)
+    return k, v, row, col, index, in_window, in_map
+
+
+@triton.jit
+def _group_keys(
+    i, tk, num_windows, windows_w, windows_per_image, qkv_ptr, pad_ptr, H, W, Hp, Wp, shift, C, channel, d, d_ok,
+    PER_PROGRAM: tl.constexpr, WINDOW: tl.constexpr,
 ):
-    """q, k, v, attention probabilities and float32 output of one window and head."""
-    q = _load_head(qkv_ptr, pad_ptr, tokens, channel, d, d_ok, in_map, is_pad)
-    k = _load_head(qkv_ptr, pad_ptr, tokens, C + channel, d, d_ok, in_map, is_pad)
-    v = _load_head(qkv_ptr, pad_ptr, tokens, 2 * C + channel, d, d_ok, in_map, is_pad)
-    p = _probabilities(
-        q, k, table_ptr, stride_table, head, table_window, row, col, in_window, Hp, Wp, shift, scale,
-        WINDOW, N_PAD, SHIFTED, DOT_PRECISION,
+    """Window ``i`` of this program's group of ``PER_PROGRAM``: batch, top, left, whether it exists (the last
+    group may be ragged), and its keys ``tk`` as :func:`_keys` gives them."""
+    win = tl.program_id(0) * PER_PROGRAM + i
+    live = win < num_windows
+    batch, top, left = _window_origin(win, windows_w, windows_per_image, WINDOW)
+    k, v, row, col, index, in_window, in_map = _keys(
+        qkv_ptr, pad_ptr, tk, batch, top, left, live, H, W, Hp, Wp, shift, C, channel, d, d_ok, WINDOW
     )
-    return q, k, v, p, tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
+    return batch, top, left, live, k, v, row, col, index, in_window, in_map
+
+
+@triton.jit
+def _recompute(
+    qkv_ptr, pad_ptr, dout_ptr, lse_ptr, delta_ptr, table_ptr, stride_table, tq, batch, top, left, live,
+    k, v, tk, row_k, col_k, in_window_k, H, W, Hp, Wp, shift, scale, C, channel, head, heads, table_window, d, d_ok,
+    WINDOW: tl.constexpr, SHIFTED: tl.constexpr, DOT_PRECISION: tl.constexpr,
+):
+    """Queries ``tq`` of a window against keys ``tk``: q, dout, the queries' map index and in-map flags, the
+    probabilities P (from the saved log-sum-exp) and dLoss/dlogits ``P * (dP - delta)``.
+
+    Pad queries have no saved statistics and no output gradient: their rows are zero (they add nothing
+    to any gradient)."""
+    row_q, col_q, index_q, in_window_q, in_map_q = _tokens(tq, batch, top, left, live, H, W, Hp, Wp, shift, WINDOW)
+    q = _load_head(qkv_ptr, pad_ptr, index_q, 3 * C, channel, d, d_ok, in_window_q, in_map_q)
+    dout = tl.load(_head_ptrs(dout_ptr, index_q, C, channel, d), mask=in_map_q[:, None] & d_ok[None, :], other=0.0)
+    lse = tl.load(lse_ptr + index_q * heads + head, mask=in_map_q, other=0.0)
+    delta = tl.load(delta_ptr + index_q * heads + head, mask=in_map_q, other=0.0)
+    logits = _logits(
+        q, k, tq, tk, row_q, col_q, row_k, col_k, in_window_q, in_window_k, table_ptr, stride_table, head,
+        table_window, Hp, Wp, shift, scale, WINDOW, SHIFTED, DOT_PRECISION,
+    )
+    p = tl.where(in_map_q[:, None], tl.exp(logits - lse[:, None]), 0.0)
+    dp = tl.dot(dout, tl.trans(v), input_precision=DOT_PRECISION)
+    return q, dout, index_q, in_map_q, p, p * (dp - delta[:, None])
+
+
+@triton.jit
+def _store_dkdv(dqkv_ptr, index, C, channel, d, d_ok, in_window, in_map, dk, dv):
+    """Write dk, dv of in-map keys; return the column sums of pad keys' dk, dv (the qkv bias's share)."""
+    _store_head(dqkv_ptr, index, 3 * C, C + channel, d, d_ok, in_map, dk)
+    _store_head(dqkv_ptr, index, 3 * C, 2 * C + channel, d, d_ok, in_map, dv)
+    is_pad = (in_window & ~in_map)[:, None]
+    return tl.sum(tl.where(is_pad, dk, 0.0), axis=0), tl.sum(tl.where(is_pad, dv, 0.0), axis=0)
 
 
 @triton.jit
 def _window_attention_fwd(
-    qkv_ptr, pad_ptr, table_ptr, out_ptr,
-    H, W, Hp, Wp, windows_w, windows_per_image, shift, scale, C, head_dim, table_window,
-    stride_qkv_b, stride_qkv_h, stride_qkv_w, stride_out_b, stride_out_h, stride_out_w, stride_table,
-    WINDOW: tl.constexpr, N_PAD: tl.constexpr, D_PAD: tl.constexpr, SHIFTED: tl.constexpr,
-    DOT_PRECISION: tl.constexpr,
+    qkv_ptr, pad_ptr, table_ptr, out_ptr, lse_ptr,
+    H, W, Hp, Wp, windows_w, windows_per_image, shift, scale, C, head_dim, heads, table_window, stride_table,
+    WINDOW: tl.constexpr, N_PAD: tl.constexpr, D_PAD: tl.constexpr, BLOCK_M: tl.constexpr,
+    SHIFTED: tl.constexpr, DOT_PRECISION: tl.constexpr,
 ):
-    win = tl.program_id(0)
-    head = tl.program_id(1)
-    batch, row, col, src_row, src_col, in_window, in_map = _window_tokens(
-        win, H, W, Hp, Wp, windows_w, windows_per_image, shift, WINDOW, N_PAD
+    """Output rows of one block of queries of one window and head, and their natural log-sum-exp."""
+    head, d, d_ok, channel = _head_lanes(head_dim, D_PAD)
+    batch, top, left = _window_origin(tl.program_id(0), windows_w, windows_per_image, WINDOW)
+    tq = tl.program_id(2) * BLOCK_M + tl.arange(0, BLOCK_M)
+    tk = tl.arange(0, N_PAD)
+    row_q, col_q, index_q, in_window_q, in_map_q = _tokens(tq, batch, top, left, True, H, W, Hp, Wp, shift, WINDOW)
+    q = _load_head(qkv_ptr, pad_ptr, index_q, 3 * C, channel, d, d_ok, in_window_q, in_map_q)
+    k, v, row_k, col_k, _, in_window_k, _ = _keys(
+        qkv_ptr, pad_ptr, tk, batch, top, left, True, H, W, Hp, Wp, shift, C, channel, d, d_ok, WINDOW
     )
-    is_pad = in_window & ~in_map
-    d = tl.arange(0, D_PAD)
-    d_ok = d < head_dim
-    tokens = batch * stride_qkv_b + src_row * stride_qkv_h + src_col * stride_qkv_w
-    channel = head * head_dim
-    _, _, _, _, out = _attend(
-        qkv_ptr, pad_ptr, table_ptr, stride_table, tokens, channel, C, d, d_ok, in_map, is_pad, head,
-        table_window, row, col, in_window, Hp, Wp, shift, scale, WINDOW, N_PAD, SHIFTED, DOT_PRECISION,
+    logits = _logits(
+        q, k, tq, tk, row_q, col_q, row_k, col_k, in_window_q, in_window_k, table_ptr, stride_table, head,
+        table_window, Hp, Wp, shift, scale, WINDOW, SHIFTED, DOT_PRECISION,
     )
-    out_tokens = batch * stride_out_b + src_row * stride_out_h + src_col * stride_out_w
-    out_ptrs = out_ptr + out_tokens[:, None] + channel + d[None, :]
-    tl.store(out_ptrs, out.to(out_ptr.dtype.element_ty), mask=in_map[:, None] & d_ok[None, :])
+    row_max = tl.max(logits, axis=1)
+    p = tl.exp(logits - row_max[:, None])
+    row_sum = tl.sum(p, axis=1)
+    out = tl.dot((p / row_sum[:, None]).to(v.dtype), v, input_precision=DOT_PRECISION)
+    _store_head(out_ptr, index_q, C, channel, d, d_ok, in_map_q, out)
+    tl.store(lse_ptr + index_q * heads + head, row_max + tl.log(row_sum), mask=in_map_q)
 
 
 @triton.jit
-def _window_attention_bwd(
-    qkv_ptr, pad_ptr, table_ptr, dout_ptr, dqkv_ptr, dpad_ptr, dbias_ptr,
-    num_windows, H, W, Hp, Wp, windows_w, windows_per_image, shift, scale, C, head_dim, table_window,
-    stride_qkv_b, stride_qkv_h, stride_qkv_w, stride_dout_b, stride_dout_h, stride_dout_w, stride_table,
-    WINDOW: tl.constexpr, N_PAD: tl.constexpr, D_PAD: tl.constexpr, SHIFTED: tl.constexpr,
-    DOT_PRECISION: tl.constexpr, WINDOWS_PER_PROGRAM: tl.constexpr,
+def _window_attention_bwd_dq(
+    qkv_ptr, pad_ptr, table_ptr, dout_ptr, lse_ptr, delta_ptr, dqkv_ptr, dpad_ptr, dbias_ptr, num_windows,
+    H, W, Hp, Wp, windows_w, windows_per_image, shift, scale, C, head_dim, heads, table_window, stride_table,
+    WINDOW: tl.constexpr, N_PAD: tl.constexpr, D_PAD: tl.constexpr, BLOCK_M: tl.constexpr,
+    SHIFTED: tl.constexpr, DOT_PRECISION: tl.constexpr, WINDOWS_PER_PROGRAM: tl.constexpr,
+    WITH_DKDV: tl.constexpr,
 ):
-    head = tl.program_id(1)
-    d = tl.arange(0, D_PAD)
-    d_ok = d < head_dim
-    channel = head * head_dim
-    dbias = tl.zeros((N_PAD, N_PAD), dtype=tl.float32)
-    dpad_k = tl.zeros((D_PAD,), dtype=tl.float32)
+    """dq of one block of queries over ``WINDOWS_PER_PROGRAM`` windows of one head, and those rows of the bias
+    gradient summed over the windows; ``WITH_DKDV`` (the block is the whole window): dk, dv too."""
+    head, d, d_ok, channel = _head_lanes(head_dim, D_PAD)
+    tq = tl.program_id(2) * BLOCK_M + tl.arange(0, BLOCK_M)
+    tk = tl.arange(0, N_PAD)
+    dpad_k = tl.zeros((D_PAD,), dtype=tl.float32)  # the pad keys' dk, dv summed over windows
+    dpad_v = tl.zeros((D_PAD,), dtype=tl.float32)
+    dbias = tl.zeros((BLOCK_M, N_PAD), dtype=tl.float32)  # these query rows' bias gradient summed over windows
+    for i in range(WINDOWS_PER_PROGRAM):
+        batch, top, left, live, k, v, row_k, col_k, index_k, in_window_k, in_map_k = _group_keys(
+            i, tk, num_windows, windows_w, windows_per_image, qkv_ptr, pad_ptr, H, W, Hp, Wp, shift, C, channel, d,
+            d_ok, WINDOWS_PER_PROGRAM, WINDOW,
+        )
+        q, dout, index_q, in_map_q, p, ds = _recompute(
+            qkv_ptr, pad_ptr, dout_ptr, lse_ptr, delta_ptr, table_ptr, stride_table, tq, batch, top, left, live,
+            k, v, tk, row_k, col_k, in_window_k, H, W, Hp, Wp, shift, scale, C, channel, head, heads, table_window,
+            d, d_ok, WINDOW, SHIFTED, DOT_PRECISION,
+        )
+        dq = tl.dot(ds.to(k.dtype), k, input_precision=DOT_PRECISION) * scale
+        _store_head(dqkv_ptr, index_q, 3 * C, channel, d, d_ok, in_map_q, dq)
+        dbias += ds
+        if WITH_DKDV:
+            dk = tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=DOT_PRECISION) * scale
+            dv = tl.dot(tl.trans(p.to(dout.dtype)), dout, input_precision=DOT_PRECISION)
+            pad_dk, pad_dv = _store_dkdv(dqkv_ptr, index_k, C, channel, d, d_ok, in_window_k, in_map_k, dk, dv)
+            dpad_k += pad_dk
+            dpad_v += pad_dv
+    tl.atomic_add(dbias_ptr + head * N_PAD * N_PAD + tq[:, None] * N_PAD + tk[None, :], dbias)
+    if WITH_DKDV:
+        tl.atomic_add(dpad_ptr + C + channel + d, dpad_k, mask=d_ok)
+        tl.atomic_add(dpad_ptr + 2 * C + channel + d, dpad_v, mask=d_ok)
+
+
+@triton.jit
+def _window_attention_bwd_dkdv(
+    qkv_ptr, pad_ptr, table_ptr, dout_ptr, lse_ptr, delta_ptr, dqkv_ptr, dpad_ptr, num_windows,
+    H, W, Hp, Wp, windows_w, windows_per_image, shift, scale, C, head_dim, heads, table_window, stride_table,
+    WINDOW: tl.constexpr, D_PAD: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+    SHIFTED: tl.constexpr, DOT_PRECISION: tl.constexpr, WINDOWS_PER_PROGRAM: tl.constexpr,
+):
+    """dk, dv of one block of keys over ``WINDOWS_PER_PROGRAM`` windows of one head, summed over the query
+    blocks; the pad keys' share summed over the windows."""
+    head, d, d_ok, channel = _head_lanes(head_dim, D_PAD)
+    tk = tl.program_id(2) * BLOCK_N + tl.arange(0, BLOCK_N)
+    dpad_k = tl.zeros((D_PAD,), dtype=tl.float32)  # the pad keys' dk, dv summed over windows
     dpad_v = tl.zeros((D_PAD,), dtype=tl.float32)
     for i in range(WINDOWS_PER_PROGRAM):
-        win = tl.program_id(0) * WINDOWS_PER_PROGRAM + i
-        live = win < num_windows
-        batch, row, col, src_row, src_col, in_window, in_map = _window_tokens(
-            win, H, W, Hp, Wp, windows_w, windows_per_image, shift, WINDOW, N_PAD
+        batch, top, left, live, k, v, row_k, col_k, index_k, in_window_k, in_map_k = _group_keys(
+            i, tk, num_windows, windows_w, windows_per_image, qkv_ptr, pad_ptr, H, W, Hp, Wp, shift, C, channel, d,
+            d_ok, WINDOWS_PER_PROGRAM, WINDOW,
         )
-        in_map = in_map & live
-        is_pad = in_window & ~in_map & live
-        tokens = batch * stride_qkv_b + src_row * stride_qkv_h + src_col * stride_qkv_w
-        q, k, v, p, out = _attend(
-            qkv_ptr, pad_ptr, table_ptr, stride_table, tokens, channel, C, d, d_ok, in_map, is_pad, head,
-            table_window, row, col, in_window, Hp, Wp, shift, scale, WINDOW, N_PAD, SHIFTED, DOT_PRECISION,
-        )
-        # pad tokens' outputs are cropped: their rows of dout are zero, so they get no dq
-        dout_tokens = batch * stride_dout_b + src_row * stride_dout_h + src_col * stride_dout_w
-        row_mask = in_map[:, None] & d_ok[None, :]
-        dout = tl.load(dout_ptr + dout_tokens[:, None] + channel + d[None, :], mask=row_mask, other=0.0)
-        dp = tl.dot(dout, tl.trans(v), input_precision=DOT_PRECISION)
-        ds = p * (dp - tl.sum(dout.to(tl.float32) * out, axis=1)[:, None])
-        dq = tl.dot(ds.to(k.dtype), k, input_precision=DOT_PRECISION) * scale
-        dk = tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=DOT_PRECISION) * scale
-        dv = tl.dot(tl.trans(p.to(dout.dtype)), dout, input_precision=DOT_PRECISION)
-        dqkv_ptrs = dqkv_ptr + tokens[:, None] + channel + d[None, :]
-        tl.store(dqkv_ptrs, dq.to(dqkv_ptr.dtype.element_ty), mask=row_mask)
-        tl.store(dqkv_ptrs + C, dk.to(dqkv_ptr.dtype.element_ty), mask=row_mask)
-        tl.store(dqkv_ptrs + 2 * C, dv.to(dqkv_ptr.dtype.element_ty), mask=row_mask)
-        dbias += ds
-        dpad_k += tl.sum(tl.where(is_pad[:, None], dk, 0.0), axis=0)
-        dpad_v += tl.sum(tl.where(is_pad[:, None], dv, 0.0), axis=0)
-    t = tl.arange(0, N_PAD)
-    tl.atomic_add(dbias_ptr + head * N_PAD * N_PAD + t[:, None] * N_PAD + t[None, :], dbias)
+        dk = tl.zeros((BLOCK_N, D_PAD), dtype=tl.float32)
+        dv = tl.zeros((BLOCK_N, D_PAD), dtype=tl.float32)
+        for start_m in range(0, WINDOW * WINDOW, BLOCK_M):
+            tq = start_m + tl.arange(0, BLOCK_M)
+            q, dout, _, _, p, ds = _recompute(
+                qkv_ptr, pad_ptr, dout_ptr, lse_ptr, delta_ptr, table_ptr, stride_table, tq, batch, top, left, live,
+                k, v, tk, row_k, col_k, in_window_k, H, W, Hp, Wp, shift, scale, C, channel, head, heads, table_window,
+                d, d_ok, WINDOW, SHIFTED, DOT_PRECISION,
+            )
+            dv += tl.dot(tl.trans(p.to(dout.dtype)), dout, input_precision=DOT_PRECISION)
+            dk += tl.dot(tl.trans(ds.to(q.dtype)), q, input_precision=DOT_PRECISION)
+        pad_dk, pad_dv = _store_dkdv(dqkv_ptr, index_k, C, channel, d, d_ok, in_window_k, in_map_k, dk * scale, dv)
+        dpad_k += pad_dk
+        dpad_v += pad_dv
     tl.atomic_add(dpad_ptr + C + channel + d, dpad_k, mask=d_ok)
     tl.atomic_add(dpad_ptr + 2 * C + channel + d, dpad_v, mask=d_ok)
 
 
+class _Tiles(NamedTuple):
+    """Tile sizes and warps of the kernels for one (dtype, tokens, head dim); see :data:`_TILES`."""
+
+    fwd_m: int  # queries per forward program (keys: the whole window)
+    fwd_warps: int
+    dq_m: int  # queries per dq program
+    dq_warps: int
+    dkdv: Optional[tuple[int, int, int]]  # (queries per loop step, keys per program, warps); None: dq_m is the
+    # whole window and the dq kernel computes dk, dv
+
+
+# Tiles whose kernels compile without register spills for both sm_80 and sm_90, found by compiling the
+# candidates ahead of time, largest first, and reading ``cuobjdump -res-usage`` (larger query blocks re-read
+# the window's keys fewer times, larger key blocks re-read its queries fewer times).  Keyed by (float32,
+# tokens padded to 64 or 256, head dim padded to at least 32): smaller windows and head dims take the tiles
+# of the next larger key, clipped to their tokens.  float32 is exact (``ieee`` dots run on FMA units and
+# hold their operands in registers), so it takes smaller tiles and more warps than float16 / bfloat16.
+_TILES = {
+    (False, 64, 32): _Tiles(64, 4, 64, 4, None),
+    (False, 64, 64): _Tiles(64, 4, 64, 4, None),
+    (False, 64, 128): _Tiles(64, 4, 64, 8, None),
+    (False, 256, 32): _Tiles(16, 8, 16, 4, (64, 64, 8)),
+    (False, 256, 64): _Tiles(32, 8, 32, 8, (32, 64, 8)),
+    (False, 256, 128): _Tiles(32, 16, 32, 8, (32, 64, 8)),
+    (True, 64, 32): _Tiles(64, 8, 32, 4, (32, 64, 8)),
+    (True, 64, 64): _Tiles(32, 8, 32, 8, (64, 32, 8)),
+    (True, 64, 128): _Tiles(16, 8, 16, 16, (16, 32, 8)),
+    (True, 256, 32): _Tiles(32, 8, 16, 8, (64, 64, 8)),
+    (True, 256, 64): _Tiles(16, 8, 16, 16, (16, 32, 4)),
+}
+
+
+def _tiles(dtype: torch.dtype, n_pad: int, d_pad: int) -> _Tiles:
+    """The tiles of :data:`_TILES` for these padded tokens and head dim, clipped to the window's tokens."""
+    tiles = _TILES[dtype == torch.float32, 64 if n_pad <= 64 else 256, max(32, d_pad)]
+    dkdv = None if tiles.dkdv is None else (min(tiles.dkdv[0], n_pad), min(tiles.dkdv[1], n_pad), tiles.dkdv[2])
+    return tiles._replace(fwd_m=min(tiles.fwd_m, n_pad), dq_m=min(tiles.dq_m, n_pad), dkdv=dkdv)
+
+
 def _launch_config(qkv: torch.Tensor, bias_table: torch.Tensor, num_heads: int, window: int, shift: int) -> dict:
-    """Everything the kernels take besides pointers and strides of the map tensors."""
+    """Everything the kernels take besides tensors: sizes, scalar arguments, compile-time constants, tiles."""
     B, H, W, C3 = qkv.shape
     C = C3 // 3
     head_dim = C // num_heads
     Hp, Wp = -(-H // window) * window, -(-W // window) * window
+    n_pad = max(16, triton.next_power_of_2(window * window))
+    d_pad = max(16, triton.next_power_of_2(head_dim))
     return dict(
-        grid_windows=B * (Hp // window) * (Wp // window),
+        num_windows=B * (Hp // window) * (Wp // window),
         args=(H, W, Hp, Wp, Wp // window, (Hp // window) * (Wp // window), shift, head_dim**-0.5, C, head_dim,
-              table_window(bias_table)),
+              num_heads, table_window(bias_table), bias_table.stride(0)),
         meta=dict(
             WINDOW=window,
-            N_PAD=max(16, triton.next_power_of_2(window * window)),
-            D_PAD=max(16, triton.next_power_of_2(head_dim)),
+            D_PAD=d_pad,
             SHIFTED=shift > 0,
             # exact float32 as the reference (no TF32); ignored for half precision inputs
             DOT_PRECISION="ieee" if qkv.dtype == torch.float32 else "tf32",
-            num_warps=4 if window * window <= 64 else 8,
         ),
+        n_pad=n_pad,
+        tiles=_tiles(qkv.dtype, n_pad, d_pad),
     )
 
 
-def _map_strides(x: torch.Tensor) -> tuple[int, int, int]:
-    return x.stride(0), x.stride(1), x.stride(2)
-
-
-def _forward(qkv, bias_table, pad, num_heads, window, shift) -> torch.Tensor:
+def _forward(qkv, bias_table, pad, num_heads, window, shift) -> tuple[torch.Tensor, torch.Tensor]:
+    """The attention output (B, H, W, C) and its rows' log-sum-exp (B, H, W, heads) in float32."""
     config = _launch_config(qkv, bias_table, num_heads, window, shift)
+    tiles = config["tiles"]
     out = qkv.new_empty(*qkv.shape[:3], qkv.shape[3] // 3)
-    _window_attention_fwd[(config["grid_windows"], num_heads)](
-        qkv, pad, bias_table, out, *config["args"], *_map_strides(qkv), *_map_strides(out), bias_table.stride(0),
-        **config["meta"],
+    lse = torch.empty(*qkv.shape[:3], num_heads, device=qkv.device, dtype=torch.float32)
+    grid = (config["num_windows"], num_heads, triton.cdiv(window * window, tiles.fwd_m))
+    _window_attention_fwd[grid](
+        qkv, pad, bias_table, out, lse, *config["args"], N_PAD=config["n_pad"], BLOCK_M=tiles.fwd_m,
+        num_warps=tiles.fwd_warps, **config["meta"],
     )
-    return out
+    return out, lse
 
 
-def _windows_per_program(num_windows: int) -> int:
+def _windows_per_program(num_windows: int, blocks: int) -> int:
     """Enough programs to fill a GPU (~1k per head), few atomic adds of the window-summed gradients."""
-    return 16 if num_windows >= 16 * 1024 else 4 if num_windows >= 4 * 1024 else 1
+    work = num_windows * blocks
+    return 16 if work >= 16 * 1024 else 4 if work >= 4 * 1024 else 1
 
 
-def _backward(qkv, bias_table, pad, dout, num_heads, window, shift):
+def _backward(qkv, bias_table, pad, out, lse, dout, num_heads, window, shift):
+    """Gradients of qkv, the bias table and the pad tokens' qkv from the forward's output and log-sum-exp."""
     config = _launch_config(qkv, bias_table, num_heads, window, shift)
-    n_pad = config["meta"]["N_PAD"]
-    num_windows = config["grid_windows"]
-    per_program = _windows_per_program(num_windows)
+    tiles, n_pad, num_windows = config["tiles"], config["n_pad"], config["num_windows"]
+    N = window * window
+    # delta_i = sum_j P_ij dP_ij = dout_i . out_i, laid out as lse
+    delta = (dout.float() * out.float()).view(*lse.shape, -1).sum(-1)
     dqkv = torch.empty_like(qkv)
     dpad = torch.zeros(pad.shape, device=qkv.device, dtype=torch.float32)
     dbias = torch.zeros(num_heads, n_pad, n_pad, device=qkv.device, dtype=torch.float32)
-    grid = (triton.cdiv(num_windows, per_program), num_heads)
-    _window_attention_bwd[grid](
-        qkv, pad, bias_table, dout, dqkv, dpad, dbias, num_windows, *config["args"], *_map_strides(qkv),
-        *_map_strides(dout), bias_table.stride(0), WINDOWS_PER_PROGRAM=per_program, **config["meta"],
+    tensors = (qkv, pad, bias_table, dout, lse, delta, dqkv, dpad)
+    fused = tiles.dkdv is None
+    # num_stages=1: software pipelining of the loops' loads would keep a second set of tiles live in registers
+    per_program = _windows_per_program(num_windows, triton.cdiv(N, tiles.dq_m))
+    grid = (triton.cdiv(num_windows, per_program), num_heads, triton.cdiv(N, tiles.dq_m))
+    _window_attention_bwd_dq[grid](
+        *tensors, dbias, num_windows, *config["args"], N_PAD=n_pad, BLOCK_M=tiles.dq_m,
+        WINDOWS_PER_PROGRAM=per_program, WITH_DKDV=fused, num_warps=tiles.dq_warps, num_stages=1, **config["meta"],
     )
-    N = window * window
+    if not fused:
+        block_m, block_n, warps = tiles.dkdv
+        per_program = _windows_per_program(num_windows, triton.cdiv(N, block_n))
+        grid = (triton.cdiv(num_windows, per_program), num_heads, triton.cdiv(N, block_n))
+        _window_attention_bwd_dkdv[grid](
+            *tensors, num_windows, *config["args"], BLOCK_M=block_m, BLOCK_N=block_n,
+            WINDOWS_PER_PROGRAM=per_program, num_warps=warps, num_stages=1, **config["meta"],
+        )
     index = relative_position_index(window, table_window(bias_table)).view(-1).to(qkv.device)
     dbias = dbias[:, :N, :N].permute(1, 2, 0).reshape(N * N, num_heads)
     dtable = torch.zeros(bias_table.shape, device=qkv.device, dtype=torch.float32).index_add_(0, index, dbias)
@@ -260,16 +423,17 @@ class WindowAttentionFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, qkv, bias_table, pad, num_heads: int, window: int, shift: int):
-        # dq, dk, dv are written with qkv's strides
+        # dq, dk, dv are written with qkv's (contiguous) layout
         qkv, bias_table = qkv.contiguous(), bias_table.contiguous()
-        ctx.save_for_backward(qkv, bias_table, pad)
+        out, lse = _forward(qkv, bias_table, pad, num_heads, window, shift)
+        ctx.save_for_backward(qkv, bias_table, pad, out, lse)
         ctx.config = (num_heads, window, shift)
-        return _forward(qkv, bias_table, pad, num_heads, window, shift)
+        return out
 
     @staticmethod
     def backward(ctx, dout):
-        qkv, bias_table, pad = ctx.saved_tensors
+        qkv, bias_table, pad, out, lse = ctx.saved_tensors
         dout = dout.to(qkv.dtype).contiguous()
-        dqkv, dtable, dpad = _backward(qkv, bias_table, pad, dout, *ctx.config)
+        dqkv, dtable, dpad = _backward(qkv, bias_table, pad, out, lse, dout, *ctx.config)
         needs = ctx.needs_input_grad
         return (dqkv if needs[0] else None, dtable if needs[1] else None, dpad if needs[2] else None, None, None, None)

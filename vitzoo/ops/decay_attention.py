@@ -40,6 +40,9 @@ AxialMasks = Union[Tuple[torch.Tensor, torch.Tensor], Callable[[], Tuple[torch.T
 _CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _INTERPRETER_DTYPES = (torch.float32, torch.float16)
 _MAX_HEAD_DIM = 128  # 64-token tiles of wider heads no longer fit the kernels' registers
+# fp32 tiles are computed without tensor cores; wider heads spill registers on sm_80/sm_90 at every tile size
+# tried (tools/compile_kernels.py)
+_MAX_CUDA_FP32_HEAD_DIM = 64
 
 
 def decay_mask(decay: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -195,29 +198,36 @@ def _axial_decay_attention_xformers(q, k, v, decay, masks):
     return _xformers_rows(*(t.transpose(1, 2) for t in (q, k, along_w)), mask_h).transpose(1, 2)
 
 
+def kernel_refusal(q: torch.Tensor, v: torch.Tensor, decay: torch.Tensor, device_type: str) -> Optional[str]:
+    """None if the Triton kernels take these shapes and dtypes on ``device_type`` ('cuda', or 'cpu' under the
+    interpreter), else why not."""
+    dtypes = _CUDA_DTYPES if device_type == "cuda" else _INTERPRETER_DTYPES
+    if q.dtype not in dtypes:
+        return f"{q.dtype} is not supported on {device_type} (supported: {', '.join(map(str, dtypes))})"
+    head_dim = max(q.shape[-1], v.shape[-1])
+    if head_dim > _MAX_HEAD_DIM:
+        return f"head dims above {_MAX_HEAD_DIM} are not supported (got {q.shape[-1]}, {v.shape[-1]})"
+    if device_type == "cuda" and q.dtype == torch.float32 and head_dim > _MAX_CUDA_FP32_HEAD_DIM:
+        return (f"float32 at head dims above {_MAX_CUDA_FP32_HEAD_DIM} would spill the kernels' registers "
+                f"(got {q.shape[-1]}, {v.shape[-1]}): run under bf16/fp16 autocast for the kernels")
+    if decay.requires_grad:
+        return "the kernels give no gradient for decay"
+    return None
+
+
 def _triton_refusal(q: torch.Tensor, v: torch.Tensor, decay: torch.Tensor) -> Optional[str]:
     """None if the Triton kernels can run these tensors, else why not."""
     try:
         from . import _triton_decay
     except ImportError as e:
         return f"triton does not import ({e})"
-    if q.device.type == "cuda":
-        dtypes = _CUDA_DTYPES
-    elif q.device.type == "cpu" and _triton_decay.INTERPRETED:
-        dtypes = _INTERPRETER_DTYPES
-    elif q.device.type == "cpu":
+    if q.device.type == "cpu" and not _triton_decay.INTERPRETED:
         interpret = os.environ.get("TRITON_INTERPRET")
         when = "after vitzoo imported its kernels" if interpret == "1" else "(it is not)"
         return f"CPU tensors run only under Triton's interpreter: TRITON_INTERPRET=1 must be set {when}"
-    else:
+    if q.device.type not in ("cpu", "cuda"):
         return f"no Triton kernels for {q.device.type} tensors"
-    if q.dtype not in dtypes:
-        return f"{q.dtype} is not supported on {q.device.type} (supported: {', '.join(map(str, dtypes))})"
-    if max(q.shape[-1], v.shape[-1]) > _MAX_HEAD_DIM:
-        return f"head dims above {_MAX_HEAD_DIM} are not supported (got {q.shape[-1]}, {v.shape[-1]})"
-    if decay.requires_grad:
-        return "the kernels give no gradient for decay"
-    return None
+    return kernel_refusal(q, v, decay, q.device.type)
 
 
 def _supports_full(q, k, v, decay, grid_size, mask):

@@ -19,10 +19,13 @@ is the authors' region mask on the padded map (-100 between regions).
 Backends (see :mod:`vitzoo.ops._dispatch`):
 
 * ``torch``: the reference, Swin's former path (SDPA with the bias and mask materialised per window);
-* ``triton``: one fused kernel per (window, head) for the forward, and one recomputing the attention for
-  the backward (:mod:`vitzoo.ops._triton_window`); float32 (exact, no TF32), float16 and bfloat16 on CUDA,
-  float32 and float16 under Triton's CPU interpreter (its bfloat16 gives wrong numbers); windows up to 16,
-  head dims up to 128; no dropout (training with ``attn_drop`` > 0 falls back to torch);
+* ``triton``: FlashAttention-2-style kernels with the window as the sequence (:mod:`vitzoo.ops._triton_window`):
+  the forward runs per (window, head, query block) and saves each row's log-sum-exp; the backward runs a dq
+  kernel that also sums the bias gradient over groups of windows and a dk/dv kernel per key block (one
+  fused backward kernel for fp16/bf16 windows up to 8); float32 (exact, no TF32), float16 and bfloat16 on
+  CUDA, float32 and float16 under Triton's CPU interpreter (its bfloat16 gives wrong numbers); windows up to
+  16, head dims up to 128 (64 for float32 windows above 8); no dropout (training with ``attn_drop`` > 0
+  falls back to torch);
 * ``xformers``: ``xformers.ops.memory_efficient_attention`` where it runs the inputs (:mod:`._xformers`
   says why not otherwise), with the padding and shift of the torch path.  xformers attends within the
   (batch, head) pairs of its (B, M, H, K) layout, so a window's tokens are M and (window, head) pairs are H:
