@@ -16,6 +16,7 @@ whether these kernels run on CPU tensors.
 from __future__ import annotations
 
 import os
+from typing import NamedTuple
 
 import torch
 import triton
@@ -185,35 +186,43 @@ def _decay_bwd_dq_kernel(
     _store(_head(DQ, dq_s, pid_zh, Z2, HEADS), dq_s, offs_m, offs_dqk, L, D_QK, dq)
 
 
-def _blocks(dtype: torch.dtype, d_qk: int, d_v: int) -> tuple[int, int, int]:
-    """(query block, key block, warps) of the three kernels.
+class _Tiles(NamedTuple):
+    block_m: int  # queries per program (forward, dq) and per loop step (dk/dv)
+    block_n: int  # keys per program (dk/dv) and per loop step (forward, dq)
+    warps: int  # of the forward and dq kernels
+    dkdv_warps: int  # the dk/dv kernel holds two accumulators and k, v: it may need more warps
+
+
+def _tiles(dtype: torch.dtype, d_qk: int, d_v: int) -> _Tiles:
+    """Tile sizes and warps of the three kernels.
 
     The interpreter runs one program at a time in Python: fewer, larger blocks are faster there.  On a GPU
     the tiles were chosen with tools/compile_kernels.py so that no kernel spills registers on sm_80 and
-    sm_90: fp32 operands are multiplied without tensor cores and need the smallest tiles (decay_attention
-    refuses fp32 above head dim 64, where every size tried spills), and 16-bit heads wider than 64 halve the
-    key block so that the dK/dV kernel's two accumulators fit.
+    sm_90, at the model stages' shapes and on small ragged maps: fp32 operands are multiplied without tensor
+    cores and need small tiles spread over 8 warps (decay_attention refuses fp32 above head dim 64, where
+    every size tried spills), and 16-bit heads wider than 32 halve the key block, so that the dk/dv kernel's
+    two accumulators fit beside its k, v tiles (at 64 x 64 it sits at the 255-register limit and spills on
+    sm_80).
     """
     if INTERPRETED:
-        return 32, 32, 4
+        return _Tiles(32, 32, 4, 4)
     head_dim = max(d_qk, d_v)
     if dtype == torch.float32:
-        return (32, 32, 4) if head_dim <= 32 else (16, 32, 4)
-    return (64, 64, 4) if head_dim <= 64 else (64, 32, 4)
+        return _Tiles(32, 32, 8, 8) if head_dim <= 32 else _Tiles(16, 32, 4, 8)
+    return _Tiles(64, 64, 4, 4) if head_dim <= 32 else _Tiles(64, 32, 4, 4)
 
 
-def _constants(q: torch.Tensor, v: torch.Tensor) -> dict:
+def _constants(q: torch.Tensor, v: torch.Tensor, tiles: _Tiles) -> dict:
     """Sizes and compile-time constants shared by the three kernels."""
     _, Z2, heads, L, d_qk = q.shape
     d_v = v.shape[-1]
-    block_m, block_n, num_warps = _blocks(q.dtype, d_qk, d_v)
     # fp32 products stay fp32 unless torch itself allows TF32 (its SDPA reference follows the same flag).
     tf32 = q.dtype == torch.float32 and q.is_cuda and torch.backends.cuda.matmul.allow_tf32
     return dict(
-        Z2=Z2, HEADS=heads, L=L, D_QK=d_qk, D_V=d_v, BLOCK_M=block_m, BLOCK_N=block_n,
+        Z2=Z2, HEADS=heads, L=L, D_QK=d_qk, D_V=d_v, BLOCK_M=tiles.block_m, BLOCK_N=tiles.block_n,
         # tl.dot needs every dimension of a tile to be at least 16.
         BLOCK_DQK=max(16, triton.next_power_of_2(d_qk)), BLOCK_DV=max(16, triton.next_power_of_2(d_v)),
-        DOT_PRECISION="tf32" if tf32 else "ieee", num_warps=num_warps,
+        DOT_PRECISION="tf32" if tf32 else "ieee",
     )
 
 
@@ -230,9 +239,10 @@ class _DecayAttention(torch.autograd.Function):
         out = torch.empty_like(v)  # v's layout: the axial passes write straight into a (B, H, W, n, d) map
         Z1, Z2, heads, L, _ = q.shape
         lse = torch.empty((Z1 * Z2 * heads, L), device=q.device, dtype=torch.float32)
-        constants = _constants(q, v)
-        _decay_fwd_kernel[_launch_grid(q, constants["BLOCK_M"])](
-            q, k, v, decay, out, lse, q.stride(), k.stride(), v.stride(), out.stride(), grid_w=grid_w, **constants
+        tiles = _tiles(q.dtype, q.shape[-1], v.shape[-1])
+        _decay_fwd_kernel[_launch_grid(q, tiles.block_m)](
+            q, k, v, decay, out, lse, q.stride(), k.stride(), v.stride(), out.stride(), grid_w=grid_w,
+            num_warps=tiles.warps, **_constants(q, v, tiles),
         )
         ctx.save_for_backward(q, k, v, decay, out, lse)
         ctx.grid_w = grid_w
@@ -246,11 +256,14 @@ class _DecayAttention(torch.autograd.Function):
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         inputs = (q, k, v, decay, d_out, lse, delta)
         strides = (q.stride(), k.stride(), v.stride(), d_out.stride())
-        constants = dict(grid_w=ctx.grid_w, **_constants(q, v))
-        _decay_bwd_dkdv_kernel[_launch_grid(q, constants["BLOCK_N"])](
-            *inputs, dk, dv, *strides, dk.stride(), dv.stride(), **constants
+        tiles = _tiles(q.dtype, q.shape[-1], v.shape[-1])
+        constants = dict(grid_w=ctx.grid_w, **_constants(q, v, tiles))
+        _decay_bwd_dkdv_kernel[_launch_grid(q, tiles.block_n)](
+            *inputs, dk, dv, *strides, dk.stride(), dv.stride(), num_warps=tiles.dkdv_warps, **constants
         )
-        _decay_bwd_dq_kernel[_launch_grid(q, constants["BLOCK_M"])](*inputs, dq, *strides, dq.stride(), **constants)
+        _decay_bwd_dq_kernel[_launch_grid(q, tiles.block_m)](
+            *inputs, dq, *strides, dq.stride(), num_warps=tiles.warps, **constants
+        )
         return dq, dk, dv, None, None
 
 
