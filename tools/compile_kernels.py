@@ -35,6 +35,7 @@ import argparse
 import contextlib
 import csv
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -300,7 +301,7 @@ def model_cases(ops, sizes, batch) -> list[CompileCase]:
     return cases
 
 
-def _decay_call(dtype, *, head_dim, axial) -> "benchmark_kernels.OpCall":
+def _small_decay_call(dtype, *, head_dim, axial) -> "benchmark_kernels.OpCall":
     """A 5x6 map with 2 heads: the kernels' blocks see ragged token and head-dim edges."""
     side_h, side_w, heads = 5, 6, 2
     shape = (1, side_h, side_w, heads, head_dim) if axial else (1, heads, side_h * side_w, head_dim)
@@ -326,7 +327,7 @@ def matrix_cases(ops) -> list[CompileCase]:
         if op not in ops:
             continue
         for head_dim in MATRIX_DECAY_HEAD_DIMS:
-            make = lambda dtype, d=head_dim, axial=op.startswith("axial"): _decay_call(dtype, head_dim=d, axial=axial)
+            make = functools.partial(_small_decay_call, head_dim=head_dim, axial=op.startswith("axial"))
             cases.append(CompileCase(op, f"head dim {head_dim}, 5x6 map", _run_call(op, make)))
     return cases
 
@@ -383,7 +384,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     stride = benchmark_kernels.largest_stride()
     bad_sizes = [s for s in args.sizes if s < stride or s % stride]
     if bad_sizes:
-        p.error(f"--sizes {' '.join(map(str, bad_sizes))}: sizes must be multiples of {stride}, the last stages' stride")
+        bad = " ".join(map(str, bad_sizes))
+        p.error(f"--sizes {bad}: sizes must be multiples of {stride}, the last stages' stride")
     if args.batch < 1 or args.compile_timeout < 1:
         p.error("--batch and --compile-timeout must be >= 1")
     return args
