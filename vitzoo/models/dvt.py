@@ -41,6 +41,7 @@ from ..checkpoint import CheckpointError, strip_prefixes, unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import checkpoint_block
 from ._builder import build_model, generate_default_cfgs
+from ._contract import check_output_fmt
 
 __all__ = ["DVTDenoiser", "DenoisedViT", "checkpoint_filter_fn", "denoiser_checkpoint_filter_fn"]
 
@@ -224,8 +225,7 @@ class DenoisedViT(nn.Module):
         intermediates_only: bool = False,
     ) -> Union[List[torch.Tensor], Tuple[torch.Tensor, List[torch.Tensor]]]:
         """Block maps and the denoised map (see the class doc); the final output is :meth:`forward_features`."""
-        if output_fmt not in ("NCHW", "NLC"):
-            raise ValueError(f"output_fmt must be 'NCHW' or 'NLC', got {output_fmt!r}")
+        check_output_fmt(output_fmt, ("NCHW", "NLC"))
         grid = self._check_input(x)
         depth = len(self.vit.blocks)
         take_indices, _ = feature_take_indices(depth + 1, indices)
