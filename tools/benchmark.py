@@ -254,6 +254,16 @@ def run(args) -> list[Result]:
     return results
 
 
+def print_columns(header: list[str], rows: list[list[str]]) -> None:
+    """A plain-text table: the header, a rule, then the rows, each column as wide as its widest cell."""
+    table = [header, *rows]
+    widths = [max(map(len, column)) for column in zip(*table)]
+    for i, cells in enumerate(table):
+        print(" | ".join(c.ljust(w) for c, w in zip(cells, widths)))
+        if i == 0:
+            print("-|-".join("-" * w for w in widths))
+
+
 def print_table(results: list[Result]) -> None:
     header = ["model", "mode", "device", "dtype", "img", "batch", "params (M)", "GFLOPs", "samples/s", "ms/step", "peak MB"]
     rows = [
@@ -261,11 +271,7 @@ def print_table(results: list[Result]) -> None:
          f"{r.samples_per_s:.1f}", f"{r.step_ms_median:.1f}", f"{r.peak_mem_mb:.0f}"]
         for r in results
     ]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("-|-".join("-" * w for w in widths))
-    for row in rows:
-        print(" | ".join(c.ljust(w) for c, w in zip(row, widths)))
+    print_columns(header, rows)
     if len(results) == 2:
         a, b = results
         print(

@@ -226,6 +226,15 @@ def largest_stride() -> int:
     return max(info["reduction"] for name in (SWIN_T, RMT_T) for info in _meta_model(name).feature_info)
 
 
+def check_sizes(parser: argparse.ArgumentParser, sizes: list[int]) -> None:
+    """``parser.error`` unless every input size is a multiple of the deepest stage's stride."""
+    stride = largest_stride()
+    bad_sizes = [s for s in sizes if s < stride or s % stride]
+    if bad_sizes:
+        bad = " ".join(map(str, bad_sizes))
+        parser.error(f"--sizes {bad}: sizes must be multiples of {stride}, the last stages' stride")
+
+
 class OpRunner(benchmark.Runner):
     """``benchmark.Runner``'s timing and peak-memory accounting around one op call instead of a model step."""
 
@@ -361,12 +370,7 @@ def print_report(results: list[Result]) -> None:
         ("memory vs torch", lambda r: _fmt(r.mem_vs_torch, ".2f")),
     )
     measured = [[cell(r) for _, cell in columns] for r in results if r.status == MEASURED]
-    table = [[title for title, _ in columns]] + measured
-    widths = [max(map(len, column)) for column in zip(*table)]
-    for i, cells in enumerate(table):
-        print(" | ".join(c.ljust(w) for c, w in zip(cells, widths)))
-        if i == 0:
-            print("-|-".join("-" * w for w in widths))
+    benchmark.print_columns([title for title, _ in columns], measured)
     not_measured = dict.fromkeys((r.op, r.backend, r.status) for r in results if r.status != MEASURED)
     if not_measured:
         print("\nnot measured:")
@@ -407,11 +411,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    stride = largest_stride()
-    bad_sizes = [s for s in args.sizes if s < stride or s % stride]
-    if bad_sizes:
-        bad = " ".join(map(str, bad_sizes))
-        p.error(f"--sizes {bad}: sizes must be multiples of {stride}, the last stages' stride")
+    check_sizes(p, args.sizes)
     if min(args.batch, args.iters, args.warmup) < 1 or args.time_limit <= 0:
         p.error("--batch, --iters and --warmup must be >= 1, --time-limit > 0")
     return args

@@ -50,6 +50,7 @@ from typing import Callable, Iterator, Optional
 
 import torch
 
+import benchmark
 import benchmark_kernels
 
 OPS = benchmark_kernels.OPS
@@ -351,12 +352,7 @@ COLUMNS = (
 
 
 def print_report(rows: list[Row]) -> None:
-    table = [[title for title, _ in COLUMNS]] + [[cell(r) for _, cell in COLUMNS] for r in rows]
-    widths = [max(map(len, column)) for column in zip(*table)]
-    for i, cells in enumerate(table):
-        print(" | ".join(c.ljust(w) for c, w in zip(cells, widths)))
-        if i == 0:
-            print("-|-".join("-" * w for w in widths))
+    benchmark.print_columns([title for title, _ in COLUMNS], [[cell(r) for _, cell in COLUMNS] for r in rows])
 
 
 def failures(rows: list[Row], allow_spills: bool) -> list[Row]:
@@ -381,11 +377,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--allow-spills", action="store_true", help="report spills without failing")
     p.add_argument("--csv", type=Path, default=None, help="also write every row to this CSV file")
     args = p.parse_args(argv)
-    stride = benchmark_kernels.largest_stride()
-    bad_sizes = [s for s in args.sizes if s < stride or s % stride]
-    if bad_sizes:
-        bad = " ".join(map(str, bad_sizes))
-        p.error(f"--sizes {bad}: sizes must be multiples of {stride}, the last stages' stride")
+    benchmark_kernels.check_sizes(p, args.sizes)
     if args.batch < 1 or args.compile_timeout < 1:
         p.error("--batch and --compile-timeout must be >= 1")
     return args
