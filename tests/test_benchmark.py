@@ -33,3 +33,19 @@ def test_benchmark_train_mode_and_unknown_model(capsys):
 
     with pytest.raises(SystemExit, match="unknown model"):
         benchmark.main(["no_such_model", "--iters", "1"])
+
+
+def test_benchmark_compares_attention_backends_of_one_model(capsys):
+    results = benchmark.main(
+        ["rmt_t", "--compare-to", "rmt_t", "--attention", "torch", "torch", "--mode", "train", "--img-size", "64",
+         "--batch-size", "1", "--iters", "1", "--warmup", "0"]
+    )
+    assert [r.model for r in results] == ["rmt_t [torch]", "rmt_t [torch]"]
+    assert results[0].gflops == results[1].gflops > 0
+    assert "ratio rmt_t [torch] / rmt_t [torch]" in capsys.readouterr().out
+    import pytest
+
+    with pytest.raises(SystemExit):
+        benchmark.main(["rmt_t", "--attention", "torch", "triton"])  # two backends for one model
+    with pytest.raises(SystemExit):
+        benchmark.main(["rmt_t", "--attention", "cuda"])

@@ -5,10 +5,13 @@
     python tools/benchmark.py @configs/benchmark/swin_tiny_vs_timm.args   # arguments from a file
     python tools/benchmark.py rmt_t --compare-to hornet_tiny_7x7 --img-size 224 --batch-size 16
     python tools/benchmark.py vz_swin_tiny_patch4_window7_224 --mode train --device cuda --dtype bfloat16
+    python tools/benchmark.py rmt_t --compare-to rmt_t --attention triton torch --img-size 1024 --device cuda
 
 GFLOPs are multiply-accumulates (as the papers count them) from ``torch.utils.flop_counter`` at batch 1.
 When two models are given, their timed iterations alternate (A, B, A, B, ...) so that both see the
 same machine state, and the table ends with the ratio B/A of throughput (>1: the first model is slower).
+``--attention`` runs each model's steps under one of vitzoo's attention backends (one name for both models,
+or one per model): a model compared with itself measures what a backend changes.
 Peak memory is the CUDA allocator's peak on GPU; on CPU it is the peak of tensor allocations recorded
 by the PyTorch profiler during one step (the same accounting for both models).
 """
@@ -68,6 +71,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-flops", action="store_true", help="skip the FLOP count (it runs one extra forward)")
     p.add_argument("--csv", type=Path, default=None, help="append results to this CSV file")
     p.add_argument("--model-kwargs", default="", help="extra create_model kwargs as k=v,k=v (Python literals)")
+    p.add_argument(
+        "--attention", nargs="+", default=None, metavar="BACKEND",
+        help="vitzoo attention backend (triton, xformers, torch) for both models, or one per model; "
+        "default: vitzoo's automatic choice",
+    )
     args = p.parse_args(argv)
     if args.model is None:
         args.model, args.compare_to = DEFAULT_MODEL, args.compare_to or DEFAULT_COMPARE
@@ -75,6 +83,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--img-size takes H or H W")
     if args.batch_size < 1 or args.iters < 1 or args.warmup < 0:
         p.error("--batch-size and --iters must be >= 1, --warmup >= 0")
+    if args.attention is not None:
+        from vitzoo.ops import BACKENDS
+
+        models = 1 + (args.compare_to is not None)
+        if len(args.attention) not in (1, models) or not set(args.attention) <= set(BACKENDS):
+            p.error(f"--attention takes 1 or {models} of {', '.join(BACKENDS)} (one per model), got {args.attention}")
+        args.attention = args.attention * models if len(args.attention) == 1 else args.attention
     return args
 
 
@@ -130,10 +145,15 @@ def _cpu_attention_flop_formulas() -> dict:
 def count_gflops(model: torch.nn.Module, size, device: str) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
+    from vitzoo.ops import attention_backend
+
     x = torch.randn(1, *size, device=device)
     counter = FlopCounterMode(display=False, custom_mapping=_cpu_attention_flop_formulas())
-    with torch.no_grad(), counter:
+    was_training = model.training
+    # The counter sees torch's operators only, not a Triton kernel: count the attention on the torch backend.
+    with torch.no_grad(), counter, attention_backend("torch"):
         model.eval()(x)
+    model.train(was_training)
     return counter.get_total_flops() / 2 / 1e9  # multiply-accumulates, as papers report "FLOPs"
 
 
@@ -154,8 +174,9 @@ def _quiet_stderr():
 class Runner:
     """One model's step (inference or a training step) on a fixed batch."""
 
-    def __init__(self, name, model, size, args):
-        self.name = name
+    def __init__(self, name, model, size, args, attention=None):
+        self.name = name if attention is None else f"{name} [{attention}]"
+        self.attention = attention
         self.model = model
         self.args = args
         self.x = torch.randn(args.batch_size, *size, device=args.device)
@@ -169,6 +190,12 @@ class Runner:
         self.times: list[float] = []
 
     def step(self):
+        from vitzoo.ops import attention_backend
+
+        with attention_backend(self.attention):
+            self._step()
+
+    def _step(self):
         autocast = torch.autocast(self.args.device.split(":")[0], dtype=self.dtype, enabled=self.args.dtype != "float32")
         if self.args.mode == "train":
             with autocast:
@@ -223,10 +250,10 @@ def run(args) -> list[Result]:
     kwargs = parse_kwargs(args.model_kwargs)
     names = [args.model] + ([args.compare_to] if args.compare_to else [])
     runners = []
-    for name in names:
+    for i, name in enumerate(names):
         model = create(name, kwargs if name == args.model else {}, args.device)
         size = input_size(model, args.img_size)
-        runners.append((Runner(name, model, size, args), size))
+        runners.append((Runner(name, model, size, args, args.attention and args.attention[i]), size))
     for runner, _ in runners:
         for _ in range(args.warmup):
             runner.step()
