@@ -69,7 +69,7 @@ KERNEL_PATHS = [
 
 @pytest.mark.parametrize("path, dtype, B, H, W, head_dim, window, shift, per_program", KERNEL_PATHS)
 def test_triton_kernel_paths_match_reference(monkeypatch, path, dtype, B, H, W, head_dim, window, shift, per_program):
-    monkeypatch.setattr(_triton_window, "_windows_per_program", lambda num_windows, blocks: per_program)
+    monkeypatch.setattr(_triton_window, "_windows_per_program", lambda *launch: per_program)
     config = _triton_window._launch_config(
         torch.empty(B, H, W, 3 * head_dim, dtype=dtype), torch.empty((2 * window - 1) ** 2, 1), 1, window, shift
     )

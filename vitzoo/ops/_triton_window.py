@@ -25,6 +25,8 @@ any H, W is safe.
 """
 from __future__ import annotations
 
+import functools
+import math
 import os
 from typing import NamedTuple, Optional
 
@@ -379,10 +381,26 @@ def _forward(qkv, bias_table, pad, num_heads, window, shift) -> tuple[torch.Tens
     return out, lse
 
 
-def _windows_per_program(num_windows: int, blocks: int) -> int:
-    """Enough programs to fill a GPU (~1k per head), few atomic adds of the window-summed gradients."""
-    work = num_windows * blocks
-    return 16 if work >= 16 * 1024 else 4 if work >= 4 * 1024 else 1
+# Backward programs per SM that the window grouping aims at, and the SMs assumed off a GPU (an H100's, so that
+# the interpreter runs the grouping an H100 would).  Timed on an H100 (Swin-T stages 1-3 at batch 128, bf16;
+# model_cards/kernels.md): grouping 16, 8 and 4 windows there beat one window per program by 1.2-1.3x.
+_PROGRAMS_PER_SM = 12
+_DEFAULT_SMS = 132
+
+
+@functools.lru_cache(maxsize=None)
+def _sm_count(device: torch.device) -> int:
+    return torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else _DEFAULT_SMS
+
+
+def _windows_per_program(num_windows: int, blocks: int, heads: int, qkv: torch.Tensor) -> int:
+    """Windows per backward program (a power of two up to 16): about ``_PROGRAMS_PER_SM`` programs per SM, so that
+    the window-summed gradients take few atomic adds while the GPU stays full.  float32 takes one window per
+    program: looping over windows spills its dq kernel's registers, and was no faster on an H100."""
+    if qkv.dtype == torch.float32:
+        return 1
+    per_program = num_windows * blocks * heads / (_PROGRAMS_PER_SM * _sm_count(qkv.device))
+    return 2 ** min(4, max(0, round(math.log2(max(per_program, 1)))))
 
 
 def _backward(qkv, bias_table, pad, out, lse, dout, num_heads, window, shift):
@@ -398,7 +416,7 @@ def _backward(qkv, bias_table, pad, out, lse, dout, num_heads, window, shift):
     tensors = (qkv, pad, bias_table, dout, lse, delta, dqkv, dpad)
     fused = tiles.dkdv is None
     # num_stages=1: software pipelining of the loops' loads would keep a second set of tiles live in registers
-    per_program = _windows_per_program(num_windows, triton.cdiv(N, tiles.dq_m))
+    per_program = _windows_per_program(num_windows, triton.cdiv(N, tiles.dq_m), num_heads, qkv)
     grid = (triton.cdiv(num_windows, per_program), num_heads, triton.cdiv(N, tiles.dq_m))
     _window_attention_bwd_dq[grid](
         *tensors, dbias, num_windows, *config["args"], N_PAD=n_pad, BLOCK_M=tiles.dq_m,
@@ -406,7 +424,7 @@ def _backward(qkv, bias_table, pad, out, lse, dout, num_heads, window, shift):
     )
     if not fused:
         block_m, block_n, warps = tiles.dkdv
-        per_program = _windows_per_program(num_windows, triton.cdiv(N, block_n))
+        per_program = _windows_per_program(num_windows, triton.cdiv(N, block_n), num_heads, qkv)
         grid = (triton.cdiv(num_windows, per_program), num_heads, triton.cdiv(N, block_n))
         _window_attention_bwd_dkdv[grid](
             *tensors, num_windows, *config["args"], BLOCK_M=block_m, BLOCK_N=block_n,
