@@ -263,3 +263,18 @@ def test_bad_grid_or_cached_mask_raises(grid, mask, match):
     q, k, v, decay, _ = _args_4d()
     with attention_backend("torch"), pytest.raises(ValueError, match=match):
         decay_attention(q, k, v, decay, grid, mask)
+
+
+def test_a_backend_declining_automatic_selection_is_passed_over_silently_but_can_be_forced(monkeypatch):
+    """How float32 decay attention stays on torch on CUDA (measured faster there) while Triton can be forced."""
+    monkeypatch.setitem(_dispatch._REGISTRY, "probe_op", {})
+    _dispatch.register("probe_op", "torch")(lambda x: "torch")
+    _dispatch.register("probe_op", "triton", automatic=lambda x: "slower" if x == "slow" else None)(lambda x: "triton")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _dispatch.resolve("probe_op", "cuda", "fast")[0] == "triton"
+        assert _dispatch.resolve("probe_op", "cuda", "slow")[0] == "torch"
+        with attention_backend("triton"):
+            assert _dispatch.resolve("probe_op", "cuda", "slow")[0] == "triton"
+    # the one warning is xformers' (no implementation here), passed on the way to torch; none for triton
+    assert [str(w.message) for w in caught if "triton" in str(w.message)] == []

@@ -3,13 +3,16 @@
 Each public op (``window_attention``, ``decay_attention``...) has implementations registered under a
 backend name: ``torch`` (the reference, always available), ``xformers`` and ``triton``.  Each
 implementation comes with a ``supports(*args, **kwargs)`` check that returns ``None`` when it can run
-those inputs, or the reason it cannot.  Selection:
+those inputs, or the reason it cannot, and optionally an ``automatic(*args, **kwargs)`` check that returns the
+reason it should not be picked by default although it can run them (it was measured slower than the next
+one).  Selection:
 
 * a forced backend (``VITZOO_ATTENTION=torch|xformers|triton`` or ``with attention_backend("triton"):``,
   the context manager winning) is used when it supports the inputs; otherwise vitzoo warns once with the
   reason and falls back along the default order;
 * by default CUDA tensors try ``triton``, then ``xformers``, then ``torch``; other devices use ``torch``
-  (Triton's CPU interpreter is exact but slow: force it to test kernels on CPU).
+  (Triton's CPU interpreter is exact but slow: force it to test kernels on CPU).  A backend whose
+  ``automatic`` check declines the inputs is passed over silently (it is a speed choice, not a failure).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ SupportsFn = Callable[..., Optional[str]]
 class _Impl:
     fn: Callable
     supports: SupportsFn
+    automatic: SupportsFn
 
 
 _REGISTRY: dict[str, dict[str, _Impl]] = {}
@@ -45,12 +49,18 @@ def _check_name(name: str) -> str:
     return name
 
 
-def register(op: str, backend: str, supports: SupportsFn = lambda *a, **k: None) -> Callable[[Callable], Callable]:
-    """Decorator: register ``fn`` as ``op``'s implementation for ``backend``."""
+def _always(*args, **kwargs) -> Optional[str]:
+    return None
+
+
+def register(
+    op: str, backend: str, supports: SupportsFn = _always, automatic: SupportsFn = _always
+) -> Callable[[Callable], Callable]:
+    """Decorator: register ``fn`` as ``op``'s implementation for ``backend`` (see the module docstring)."""
     _check_name(backend)
 
     def decorator(fn: Callable) -> Callable:
-        _REGISTRY.setdefault(op, {})[backend] = _Impl(fn, supports)
+        _REGISTRY.setdefault(op, {})[backend] = _Impl(fn, supports, automatic)
         return fn
 
     return decorator
@@ -99,6 +109,8 @@ def resolve(op: str, device_type: str, *args, **kwargs) -> tuple[str, Callable]:
     for backend in order:
         impl = impls.get(backend)
         reason = "vitzoo has no such implementation of this op" if impl is None else impl.supports(*args, **kwargs)
+        if reason is None and backend != forced and impl.automatic(*args, **kwargs) is not None:
+            continue
         if reason is None:
             return backend, impl.fn
         _warn_once(op, backend, reason)

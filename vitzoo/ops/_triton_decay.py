@@ -16,7 +16,7 @@ whether these kernels run on CPU tensors.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import torch
 import triton
@@ -187,10 +187,11 @@ def _decay_bwd_dq_kernel(
 
 
 class _Tiles(NamedTuple):
-    block_m: int  # queries per program (forward, dq) and per loop step (dk/dv)
+    block_m: int  # queries per program (dq) and per loop step (dk/dv)
     block_n: int  # keys per program (dk/dv) and per loop step (forward, dq)
     warps: int  # of the forward and dq kernels
     dkdv_warps: int  # the dk/dv kernel holds two accumulators and k, v: it may need more warps
+    fwd_block_m: int  # queries per forward program: it holds one accumulator, so it can take more rows
 
 
 def _tiles(dtype: torch.dtype, d_qk: int, d_v: int) -> _Tiles:
@@ -202,24 +203,26 @@ def _tiles(dtype: torch.dtype, d_qk: int, d_v: int) -> _Tiles:
     cores and need small tiles spread over 8 warps (decay_attention refuses fp32 above head dim 64, where
     every size tried spills), and 16-bit heads wider than 32 halve the key block, so that the dk/dv kernel's
     two accumulators fit beside its k, v tiles (at 64 x 64 it sits at the 255-register limit and spills on
-    sm_80).
+    sm_80).  Timed on an H100 (model_cards/kernels.md), 128-query forward programs at head dim 32 took
+    0.7-0.9x the time of 64-query ones at RMT-T's 1024x1024 stage shapes; for the backward no other size
+    tried was faster.
     """
     if INTERPRETED:
-        return _Tiles(32, 32, 4, 4)
+        return _Tiles(32, 32, 4, 4, 32)
     head_dim = max(d_qk, d_v)
     if dtype == torch.float32:
-        return _Tiles(32, 32, 8, 8) if head_dim <= 32 else _Tiles(16, 32, 4, 8)
-    return _Tiles(64, 64, 4, 4) if head_dim <= 32 else _Tiles(64, 32, 4, 4)
+        return _Tiles(32, 32, 8, 8, 32) if head_dim <= 32 else _Tiles(16, 32, 4, 8, 16)
+    return _Tiles(64, 64, 4, 4, 128) if head_dim <= 32 else _Tiles(64, 32, 4, 4, 64)
 
 
-def _constants(q: torch.Tensor, v: torch.Tensor, tiles: _Tiles) -> dict:
-    """Sizes and compile-time constants shared by the three kernels."""
+def _constants(q: torch.Tensor, v: torch.Tensor, tiles: _Tiles, block_m: Optional[int] = None) -> dict:
+    """Sizes and compile-time constants shared by the three kernels (``block_m``: other than ``tiles``')."""
     _, Z2, heads, L, d_qk = q.shape
     d_v = v.shape[-1]
     # fp32 products stay fp32 unless torch itself allows TF32 (its SDPA reference follows the same flag).
     tf32 = q.dtype == torch.float32 and q.is_cuda and torch.backends.cuda.matmul.allow_tf32
     return dict(
-        Z2=Z2, HEADS=heads, L=L, D_QK=d_qk, D_V=d_v, BLOCK_M=tiles.block_m, BLOCK_N=tiles.block_n,
+        Z2=Z2, HEADS=heads, L=L, D_QK=d_qk, D_V=d_v, BLOCK_M=block_m or tiles.block_m, BLOCK_N=tiles.block_n,
         # tl.dot needs every dimension of a tile to be at least 16.
         BLOCK_DQK=max(16, triton.next_power_of_2(d_qk)), BLOCK_DV=max(16, triton.next_power_of_2(d_v)),
         DOT_PRECISION="tf32" if tf32 else "ieee",
@@ -240,9 +243,9 @@ class _DecayAttention(torch.autograd.Function):
         Z1, Z2, heads, L, _ = q.shape
         lse = torch.empty((Z1 * Z2 * heads, L), device=q.device, dtype=torch.float32)
         tiles = _tiles(q.dtype, q.shape[-1], v.shape[-1])
-        _decay_fwd_kernel[_launch_grid(q, tiles.block_m)](
+        _decay_fwd_kernel[_launch_grid(q, tiles.fwd_block_m)](
             q, k, v, decay, out, lse, q.stride(), k.stride(), v.stride(), out.stride(), grid_w=grid_w,
-            num_warps=tiles.warps, **_constants(q, v, tiles),
+            num_warps=tiles.warps, **_constants(q, v, tiles, tiles.fwd_block_m),
         )
         ctx.save_for_backward(q, k, v, decay, out, lse)
         ctx.grid_w = grid_w
