@@ -383,7 +383,8 @@ def _forward(qkv, bias_table, pad, num_heads, window, shift) -> tuple[torch.Tens
 
 # Backward programs per SM that the window grouping aims at, and the SMs assumed off a GPU (an H100's, so that
 # the interpreter runs the grouping an H100 would).  Timed on an H100 (Swin-T stages 1-3 at batch 128, bf16;
-# model_cards/kernels.md): grouping 16, 8 and 4 windows there beat one window per program by 1.2-1.3x.
+# model_cards/kernels.md): grouping 16, 8 and 4 windows there beat one window per program by 1.1-1.3x per op
+# (a whole training step hardly changed).
 _PROGRAMS_PER_SM = 12
 _DEFAULT_SMS = 132
 
