@@ -6,11 +6,13 @@ gradient is compared by its relative error ``||a - ref|| / ||ref||`` to the torc
 on the CPU from the same (rounded) inputs; the torch backend's own error on the GPU is recorded beside it
 (``pytest --junitxml``: properties ``<name>_triton``, ``<name>_torch``).
 """
+import functools
 import warnings
 
 import pytest
 import torch
 
+from op_inputs import decay_inputs, decay_rates, in_nan_storage, window_inputs
 from parity_utils import assert_fixture_close, load_via_user_path
 from vitzoo.ops import _dispatch, _triton_window, attention_backend, axial_decay_attention, decay_attention
 from vitzoo.ops import window_attention
@@ -87,22 +89,13 @@ WINDOW_CASES = {
 }
 
 
-def _window_leaves(B, H, W, heads, head_dim, window, dtype):
-    C = heads * head_dim
-    x = torch.randn(B, H, W, C, device="cuda").to(dtype)
-    weight = (torch.randn(3 * C, C, device="cuda") / C**0.5).to(dtype)
-    bias = torch.randn(3 * C, device="cuda").to(dtype)
-    table = torch.randn((2 * window - 1) ** 2, heads, device="cuda")
-    return [t.requires_grad_() for t in (x, weight, bias, table)]
-
-
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
 @pytest.mark.parametrize("case", WINDOW_CASES)
 def test_window_attention_kernels(case, dtype, record_property):
     B, H, W, heads, head_dim, window, shift = WINDOW_CASES[case]
     if _triton_window.unsupported_reason(dtype, window, head_dim):
         pytest.skip(_triton_window.unsupported_reason(dtype, window, head_dim))
-    leaves = _window_leaves(B, H, W, heads, head_dim, window, dtype)
+    leaves = list(window_inputs(B, H, W, heads, head_dim, window, dtype, device="cuda"))
     _check_against_float64(
         window_attention, leaves, (heads, window, shift), ("out", "d_x", "d_weight", "d_bias", "d_table"), dtype,
         record_property,
@@ -113,7 +106,7 @@ def test_window_attention_kernels(case, dtype, record_property):
 def test_window_backward_groups_windows_per_program(monkeypatch, per_program, record_property):
     """The dq kernel's loop over several windows per program (training batches), with a ragged last group."""
     monkeypatch.setattr(_triton_window, "_windows_per_program", lambda *launch: per_program)
-    leaves = _window_leaves(5, 28, 28, 3, 32, 7, torch.bfloat16)
+    leaves = list(window_inputs(5, 28, 28, 3, 32, 7, torch.bfloat16, device="cuda"))
     _check_against_float64(
         window_attention, leaves, (3, 7, 3), ("out", "d_x", "d_weight", "d_bias", "d_table"), torch.bfloat16,
         record_property,
@@ -122,15 +115,11 @@ def test_window_backward_groups_windows_per_program(monkeypatch, per_program, re
 
 def test_window_backward_at_a_training_batch(record_property):
     """Swin-T stage 1 at batch 128: the launch groups windows per dq program as it chooses on its own."""
-    leaves = _window_leaves(128, 56, 56, 3, 32, 7, torch.bfloat16)
+    leaves = list(window_inputs(128, 56, 56, 3, 32, 7, torch.bfloat16, device="cuda"))
     _check_against_float64(
         window_attention, leaves, (3, 7, 3), ("out", "d_x", "d_weight", "d_bias", "d_table"), torch.bfloat16,
         record_property,
     )
-
-
-def _decay(heads: int) -> torch.Tensor:
-    return torch.log(1 - 2 ** (-2 - 4 * torch.arange(heads, device="cuda") / heads))  # RMT's rates
 
 
 # Full attention (B, heads, L, d) on an (H, W) grid: RMT-T stages 3 and 4 at 224, partial blocks, head dim 64.
@@ -148,61 +137,51 @@ AXIAL_CASES = {
 }
 
 
-def _randn(*shape, dtype):
-    return torch.randn(*shape, device="cuda").to(dtype).requires_grad_()
-
-
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
 @pytest.mark.parametrize("case", DECAY_CASES)
 def test_decay_attention_kernels(case, dtype, record_property):
     B, heads, grid, d = DECAY_CASES[case]
     L = grid[0] * grid[1]
-    leaves = [_randn(B, heads, L, d, dtype=dtype) for _ in range(3)]
-    _check_against_float64(decay_attention, leaves, (_decay(heads), grid), ("out", "dq", "dk", "dv"), dtype,
-                           record_property)
+    leaves = decay_inputs((B, heads, L, d), (B, heads, L, d), dtype, "cuda")
+    args = (decay_rates(heads, "cuda"), grid)
+    _check_against_float64(decay_attention, leaves, args, ("out", "dq", "dk", "dv"), dtype, record_property)
 
 
 @pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
 @pytest.mark.parametrize("case", AXIAL_CASES)
 def test_axial_decay_attention_kernels(case, dtype, record_property):
     B, H, W, heads, d = AXIAL_CASES[case]
-    leaves = [_randn(B, H, W, heads, d, dtype=dtype) for _ in range(3)]
-    _check_against_float64(axial_decay_attention, leaves, (_decay(heads),), ("out", "dq", "dk", "dv"), dtype,
-                           record_property)
+    leaves = decay_inputs((B, H, W, heads, d), (B, H, W, heads, d), dtype, "cuda")
+    args = (decay_rates(heads, "cuda"),)
+    _check_against_float64(axial_decay_attention, leaves, args, ("out", "dq", "dk", "dv"), dtype, record_property)
 
 
 def test_float32_decay_beyond_head_dim_64_falls_back_with_one_warning():
-    q, k, v = (_randn(1, 2, 12, 128, dtype=torch.float32) for _ in range(3))
+    q, k, v = decay_inputs((1, 2, 12, 128), (1, 2, 12, 128), torch.float32, "cuda")
     with attention_backend("triton"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = decay_attention(q, k, v, _decay(2), (3, 4))
-        decay_attention(q, k, v, _decay(2), (3, 4))
+        out = decay_attention(q, k, v, decay_rates(2, "cuda"), (3, 4))
+        decay_attention(q, k, v, decay_rates(2, "cuda"), (3, 4))
     # one warning per refused backend: triton's (and xformers' where it is not installed)
     messages = [str(w.message) for w in caught if "vitzoo decay_attention: the triton backend" in str(w.message)]
     assert len(messages) == 1 and "bf16/fp16 autocast" in messages[0]
     with attention_backend("torch"):
-        torch.testing.assert_close(out, decay_attention(q, k, v, _decay(2), (3, 4)))
+        torch.testing.assert_close(out, decay_attention(q, k, v, decay_rates(2, "cuda"), (3, 4)))
 
 
 def test_cuda_tensors_default_to_triton_except_float32_decay():
-    x, weight, bias, table = _window_leaves(1, 7, 7, 1, 32, 7, torch.bfloat16)
+    x, weight, bias, table = window_inputs(1, 7, 7, 1, 32, 7, torch.bfloat16, device="cuda")
     assert resolve("window_attention", "cuda", x, weight, bias, table, 1, 7, 0, 0.0)[0] == "triton"
-    q = _randn(1, 2, 12, 32, dtype=torch.bfloat16)
-    assert resolve("decay_attention", "cuda", q, q, q, _decay(2), (3, 4), None)[0] == "triton"
+    q = decay_inputs((1, 2, 12, 32), (1, 2, 12, 32), torch.bfloat16, "cuda")[0]
+    assert resolve("decay_attention", "cuda", q, q, q, decay_rates(2, "cuda"), (3, 4), None)[0] == "triton"
     q = q.float()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert resolve("decay_attention", "cuda", q, q, q, _decay(2), (3, 4), None)[0] == "torch"
+        assert resolve("decay_attention", "cuda", q, q, q, decay_rates(2, "cuda"), (3, 4), None)[0] == "torch"
     # passed over for speed, not refused: no warning for triton (xformers warns where it is not installed)
     assert [str(w.message) for w in caught if "triton" in str(w.message)] == []
     with attention_backend("triton"):
-        assert resolve("decay_attention", "cuda", q, q, q, _decay(2), (3, 4), None)[0] == "triton"
-
-
-def _in_nan_storage(t: torch.Tensor, guard: int = 1 << 16) -> torch.Tensor:
-    """``t``'s values as a contiguous view into NaN-filled device memory extending ``guard`` elements either side."""
-    storage = torch.full((t.numel() + 2 * guard,), float("nan"), dtype=t.dtype, device=t.device)
-    return storage[guard:guard + t.numel()].view(t.shape).copy_(t.detach())
+        assert resolve("decay_attention", "cuda", q, q, q, decay_rates(2, "cuda"), (3, 4), None)[0] == "triton"
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
@@ -214,13 +193,14 @@ def test_kernels_read_nothing_outside_their_tensors(dtype):
     table, pad = torch.randn(169, heads, device="cuda"), torch.randn(3 * C, device="cuda").to(dtype)
     q, k, v = (torch.randn(1, heads, 35, 16, device="cuda").to(dtype) for _ in range(3))
     results = []
-    for wrap in (_in_nan_storage, torch.clone):
+    guarded_far = functools.partial(in_nan_storage, guard=1 << 16)  # 64k elements of NaN either side
+    for wrap in (guarded_far, torch.clone):
         window_in = [wrap(t).requires_grad_() for t in (qkv, table, pad)]
         out = _triton_window.WindowAttentionFunction.apply(*window_in, heads, 7, 3)
         results.append([out, *torch.autograd.grad(out, window_in, wrap(d_out.to(dtype)))])
         decay_in = [wrap(t).requires_grad_() for t in (q, k, v)]
         with attention_backend("triton"):
-            out = decay_attention(*decay_in, _decay(heads), (5, 7))
+            out = decay_attention(*decay_in, decay_rates(heads, "cuda"), (5, 7))
         results[-1] += [out, *torch.autograd.grad(out, decay_in, wrap(torch.ones_like(out)))]
     for guarded, plain in zip(*results):
         assert guarded.isfinite().all()

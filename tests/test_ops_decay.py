@@ -6,6 +6,7 @@ import pytest
 import timm
 import torch
 
+from op_inputs import decay_inputs, decay_rates
 from parity_utils import load_via_user_path
 from vitzoo.ops import _dispatch, attention_backend, axial_decay_attention, decay_attention, decay_mask
 
@@ -20,14 +21,6 @@ FEATURE_ATOL = 1e-3
 def _fresh_warnings(monkeypatch):
     """Each test sees the dispatcher's once-per-reason warnings anew."""
     monkeypatch.setattr(_dispatch, "_WARNED", set())
-
-
-def _decay(heads):
-    return torch.log(1 - 2 ** (-2 - 4 * torch.arange(heads) / heads))  # RMT's rates, all negative
-
-
-def _inputs(shape_qk, shape_v, dtype):
-    return [torch.randn(s).to(dtype).requires_grad_() for s in (shape_qk, shape_qk, shape_v)]
 
 
 def _outputs_and_grads(op, inputs, *args, backend, upcast=False):
@@ -46,7 +39,7 @@ def _assert_all_close(actual, expected, dtype):
 
 
 def test_decay_mask_is_manhattan():
-    decay = _decay(2)
+    decay = decay_rates(2)
     mask = decay_mask(decay, 3, 4)
     for i in range(12):
         for j in range(12):
@@ -63,15 +56,15 @@ def test_decay_mask_is_manhattan():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_decay_attention_matches_reference(grid, dtype):
     heads, L = 2, grid[0] * grid[1]
-    inputs = _inputs((2, heads, L, 16), (2, heads, L, 24), dtype)
-    args = (_decay(heads), grid)
+    inputs = decay_inputs((2, heads, L, 16), (2, heads, L, 24), dtype)
+    args = (decay_rates(heads), grid)
     expected = _outputs_and_grads(decay_attention, inputs, *args, backend="torch", upcast=dtype != torch.float32)
     _assert_all_close(_outputs_and_grads(decay_attention, inputs, *args, backend="triton"), expected, dtype)
 
 
 def test_cached_mask_is_what_torch_uses():
-    q, k, v = _inputs((1, 2, 6, 16), (1, 2, 6, 16), torch.float32)
-    decay = _decay(2)
+    q, k, v = decay_inputs((1, 2, 6, 16), (1, 2, 6, 16), torch.float32)
+    decay = decay_rates(2)
     built = decay_attention(q, k, v, decay, (2, 3))
     torch.testing.assert_close(decay_attention(q, k, v, decay, (2, 3), decay_mask(decay, 2, 3)), built)
 
@@ -81,15 +74,15 @@ def test_cached_mask_is_what_torch_uses():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_axial_decay_attention_matches_reference(grid, dtype):
     heads = 2
-    inputs = _inputs((1, *grid, heads, 16), (1, *grid, heads, 16), dtype)
-    args = (_decay(heads),)
+    inputs = decay_inputs((1, *grid, heads, 16), (1, *grid, heads, 16), dtype)
+    args = (decay_rates(heads),)
     expected = _outputs_and_grads(axial_decay_attention, inputs, *args, backend="torch", upcast=dtype != torch.float32)
     _assert_all_close(_outputs_and_grads(axial_decay_attention, inputs, *args, backend="triton"), expected, dtype)
 
 
 def test_axial_is_w_then_h_with_1d_masks():
-    decay = _decay(2)
-    q, k, v = _inputs((1, 3, 4, 2, 16), (1, 3, 4, 2, 16), torch.float32)
+    decay = decay_rates(2)
+    q, k, v = decay_inputs((1, 3, 4, 2, 16), (1, 3, 4, 2, 16), torch.float32)
     expected = axial_decay_attention(q, k, v, decay, (decay_mask(decay, 3, 1), decay_mask(decay, 1, 4)))
     with attention_backend("triton"):
         torch.testing.assert_close(axial_decay_attention(q, k, v, decay), expected)
@@ -97,8 +90,8 @@ def test_axial_is_w_then_h_with_1d_masks():
 
 def test_broadcast_gradient_of_a_sum():
     """``out.sum().backward()`` hands the kernels a zero-stride gradient."""
-    decay = _decay(1)
-    q, k, v = _inputs((1, 2, 3, 1, 16), (1, 2, 3, 1, 16), torch.float32)
+    decay = decay_rates(1)
+    q, k, v = decay_inputs((1, 2, 3, 1, 16), (1, 2, 3, 1, 16), torch.float32)
     with attention_backend("triton"):
         axial_decay_attention(q, k, v, decay).sum().backward()
     grads = [t.grad for t in (q, k, v)]
@@ -108,7 +101,7 @@ def test_broadcast_gradient_of_a_sum():
 
 
 def _args_4d(dtype=torch.float32):
-    return (*_inputs((1, 2, 6, 16), (1, 2, 6, 16), dtype), _decay(2), (2, 3))
+    return (*decay_inputs((1, 2, 6, 16), (1, 2, 6, 16), dtype), decay_rates(2), (2, 3))
 
 
 def test_cpu_default_is_torch_and_forced_triton_runs():
@@ -158,7 +151,7 @@ def test_fallback_for_learnable_decay():
 def test_cuda_rules_refuse_fp32_beyond_head_dim_64_but_the_interpreter_runs_it():
     from vitzoo.ops.decay_attention import kernel_refusal
 
-    decay = _decay(2)
+    decay = decay_rates(2)
     wide = torch.zeros(1, 2, 6, 128)
     assert "float32 at head dims above 64 would spill" in kernel_refusal(wide, wide, decay, "cuda")
     assert "bf16/fp16 autocast" in kernel_refusal(wide, wide, decay, "cuda")
@@ -186,9 +179,9 @@ def test_bad_input_raises(change, match):
 
 
 def test_axial_bad_input_raises():
-    q, k, v = _inputs((1, 3, 4, 2, 16), (1, 3, 5, 2, 16), torch.float32)
+    q, k, v = decay_inputs((1, 3, 4, 2, 16), (1, 3, 5, 2, 16), torch.float32)
     with pytest.raises(ValueError, match="v has shape"):
-        axial_decay_attention(q, k, v, _decay(2))
+        axial_decay_attention(q, k, v, decay_rates(2))
 
 
 @pytest.mark.parametrize("stage", [1, 3])  # decomposed (28 x 28) and full (7 x 7) attention
@@ -238,7 +231,7 @@ def test_decay_kernels_read_nothing_outside_their_tensors(grid):
     make NaN outputs or gradients."""
     heads, L = 2, grid[0] * grid[1]
     q, k, v, d_out = (torch.randn(1, heads, L, d) for d in (16, 16, 24, 24))
-    decay = _decay(heads)
+    decay = decay_rates(heads)
     results = []
     for wrap in (_in_nan_storage, torch.clone):
         inputs = [wrap(t).requires_grad_() for t in (q, k, v)]

@@ -5,20 +5,12 @@ import warnings
 import pytest
 import torch
 
+from op_inputs import in_nan_storage, window_inputs
 from parity_utils import assert_fixture_close, load_via_user_path
 from vitzoo.ops import _dispatch, _triton_window, attention_backend, window_attention
 from vitzoo.ops._dispatch import resolve
 
 OP = "window_attention"
-
-
-def make_inputs(B, H, W, heads, head_dim, table_window, dtype=torch.float32, with_bias=True):
-    C = heads * head_dim
-    x = torch.randn(B, H, W, C).to(dtype).requires_grad_()
-    weight = (torch.randn(3 * C, C) / C**0.5).to(dtype).requires_grad_()
-    bias = torch.randn(3 * C).to(dtype).requires_grad_() if with_bias else None
-    table = torch.randn((2 * table_window - 1) ** 2, heads, requires_grad=True)
-    return x, weight, bias, table
 
 
 def run(backend, x, weight, bias, table, heads, window, shift):
@@ -46,7 +38,7 @@ CASES = [
 
 @pytest.mark.parametrize("B, H, W, heads, head_dim, table_window, window, shift", CASES)
 def test_triton_matches_reference_fp32(B, H, W, heads, head_dim, table_window, window, shift):
-    inputs = make_inputs(B, H, W, heads, head_dim, table_window)
+    inputs = window_inputs(B, H, W, heads, head_dim, table_window)
     expected = run("torch", *inputs, heads, window, shift)
     actual = run("triton", *inputs, heads, window, shift)
     for name, a, e in zip(("out", "d_x", "d_weight", "d_bias", "d_table"), actual, expected):
@@ -79,7 +71,7 @@ def test_triton_kernel_paths_match_reference(monkeypatch, path, dtype, B, H, W, 
     else:
         assert tiles.dq_m < tokens and tiles.dkdv[0] < tokens
         assert (tiles.dkdv[1] < tokens) == (path == "key blocks")
-    x, weight, bias, table = make_inputs(B, H, W, 1, head_dim, window, dtype=dtype)
+    x, weight, bias, table = window_inputs(B, H, W, 1, head_dim, window, dtype=dtype)
     actual = run("triton", x, weight, bias, table, 1, window, shift)
     as_fp32 = [t.detach().float().requires_grad_() for t in (x, weight, bias)]
     expected = run("torch", *as_fp32, table, 1, window, shift)
@@ -90,13 +82,13 @@ def test_triton_kernel_paths_match_reference(monkeypatch, path, dtype, B, H, W, 
 
 
 def test_triton_without_qkv_bias_uses_zero_pad_tokens():
-    inputs = make_inputs(1, 9, 8, 2, 16, 7, with_bias=False)
+    inputs = window_inputs(1, 9, 8, 2, 16, 7, with_bias=False)
     for a, e in zip(run("triton", *inputs, 2, 7, 3), run("torch", *inputs, 2, 7, 3)):
         torch.testing.assert_close(a, e, rtol=1e-5, atol=2e-5)
 
 
 def test_triton_fp16_matches_fp32_reference():
-    x, weight, bias, table = make_inputs(1, 9, 11, 2, 16, 7, dtype=torch.float16)
+    x, weight, bias, table = window_inputs(1, 9, 11, 2, 16, 7, dtype=torch.float16)
     actual = run("triton", x, weight, bias, table, 2, 7, 3)
     as_fp32 = [t.detach().float().requires_grad_() for t in (x, weight, bias)]
     expected = run("torch", *as_fp32, table, 2, 7, 3)
@@ -106,7 +98,7 @@ def test_triton_fp16_matches_fp32_reference():
 
 
 def test_default_backend_on_cpu_is_torch_and_forcing_selects_triton(monkeypatch):
-    x, weight, bias, table = make_inputs(1, 7, 7, 1, 16, 7)
+    x, weight, bias, table = window_inputs(1, 7, 7, 1, 16, 7)
     args = (x, weight, bias, table, 1, 7, 0, 0.0)
     assert resolve(OP, "cpu", *args)[0] == "torch"
     with attention_backend("triton"):
@@ -136,7 +128,7 @@ def _fallback_warnings(monkeypatch, call) -> list[str]:
 )
 def test_forced_triton_falls_back_with_one_warning(monkeypatch, setup, reason):
     setup(monkeypatch)
-    x, weight, bias, table = make_inputs(1, 9, 9, 1, 16, 7)
+    x, weight, bias, table = window_inputs(1, 9, 9, 1, 16, 7)
     dropout_p = 0.5 if reason == "dropout" else 0.0
 
     def call():
@@ -160,7 +152,7 @@ def test_float32_large_windows_with_large_head_dims_are_refused():
 
 
 def test_bf16_under_the_interpreter_falls_back_to_torch(monkeypatch):
-    x, weight, bias, table = make_inputs(1, 7, 7, 1, 16, 7, dtype=torch.bfloat16)
+    x, weight, bias, table = window_inputs(1, 7, 7, 1, 16, 7, dtype=torch.bfloat16)
 
     def call():
         with attention_backend("triton"):
@@ -183,7 +175,7 @@ def test_bf16_under_the_interpreter_falls_back_to_torch(monkeypatch):
     ],
 )
 def test_bad_inputs_raise_clear_errors(kwargs, error):
-    x, weight, bias, table = make_inputs(1, 7, 7, 2, 16, 7)
+    x, weight, bias, table = window_inputs(1, 7, 7, 2, 16, 7)
     args = dict(x=x, qkv_weight=weight, qkv_bias=bias, bias_table=table, num_heads=2, window=7, shift=0) | kwargs
     with pytest.raises(ValueError, match=re.escape(error)):
         window_attention(**args)
@@ -208,17 +200,10 @@ def test_swin_parity_fixture_with_triton_forced(monkeypatch, tmp_path):
     ],
 )
 def test_bad_dtypes_and_dropout_raise_clear_errors(kwargs, error):
-    x, weight, bias, table = make_inputs(1, 7, 7, 2, 16, 7)
+    x, weight, bias, table = window_inputs(1, 7, 7, 2, 16, 7)
     args = dict(x=x, qkv_weight=weight, qkv_bias=bias, bias_table=table, num_heads=2, window=7, shift=0) | kwargs
     with pytest.raises((TypeError, ValueError), match=re.escape(error)):
         window_attention(**args)
-
-
-def _in_nan_storage(t: torch.Tensor, guard: int = 4096) -> torch.Tensor:
-    """``t``'s values as a contiguous view into NaN-filled storage that extends ``guard`` elements either side."""
-    storage = torch.full((t.numel() + 2 * guard,), float("nan"), dtype=t.dtype)
-    view = storage[guard:guard + t.numel()].view(t.shape)
-    return view.copy_(t.detach())
 
 
 @pytest.mark.parametrize("H, W, window, shift", [(9, 11, 7, 3), (5, 3, 3, 1)])
@@ -227,10 +212,10 @@ def test_window_kernel_reads_nothing_outside_its_tensors(H, W, window, shift):
     heads, head_dim, table_rows = 2, 16, 13 * 13  # the bias table of 7x7 windows
     C = heads * head_dim
     qkv, table, pad, dout = (torch.randn(*s) for s in ((2, H, W, 3 * C), (table_rows, heads), (3 * C,), (2, H, W, C)))
-    guarded = [_in_nan_storage(t).requires_grad_() for t in (qkv, table, pad)]
+    guarded = [in_nan_storage(t).requires_grad_() for t in (qkv, table, pad)]
     plain = [t.clone().requires_grad_() for t in (qkv, table, pad)]
     results = []
-    for inputs, grad in ((guarded, _in_nan_storage(dout)), (plain, dout)):
+    for inputs, grad in ((guarded, in_nan_storage(dout)), (plain, dout)):
         out = _triton_window.WindowAttentionFunction.apply(*inputs, heads, window, shift)
         results.append([out, *torch.autograd.grad(out, inputs, grad)])
     for a, e in zip(*results):
