@@ -18,10 +18,20 @@ Backends (``vitzoo.ops.BACKENDS``): ``torch`` is the reference (SDPA with the bi
 as timm does), ``triton`` the fused kernels, ``xformers`` xformers' ``memory_efficient_attention`` with the
 bias and masks as a tensor ``attn_bias``.  A backend that ``vitzoo.ops.available_backends`` refuses gets a
 row "unavailable: <its reason>" instead of numbers (for xformers: not installed, its import error, built for
-another torch or CUDA, or no operator for the device or dtype).  On CPU only the torch backend is timed:
-Triton's CPU interpreter runs kernels in Python, a correctness tool, not a speed one.  The authors' own
-paths (timm's Swin attention, qhfan/RMT's masked attention) are not run: the torch backend computes the same
-SDPA on the same materialised bias and masks, and the parity tests check that it matches them.
+another torch or CUDA, or no operator for the device or dtype).  On CPU the torch backend and the authors'
+paths are timed: Triton's CPU interpreter runs kernels in Python, a correctness tool, not a speed one.
+
+A fourth row, ``authors``, times the same op written as the papers' code computes it, without SDPA:
+microsoft/Swin-Transformer's block around its ``WindowAttention`` (pad as its detection backbone does, roll,
+partition, project, ``(q * scale) @ k^T``, plus the relative position bias gathered from the table on every
+call, plus the shift mask broadcast over the batch, softmax, ``@ v``, reverse, roll back) and qhfan/RMT's
+``VisionRetentionAll`` / ``VisionRetentionChunk`` (``q @ k^T + mask``, softmax, ``@ v``; the chunked form
+along W, then along H over that output).  Each stores its (windows or tokens, heads, N, N) scores and
+probabilities.  It runs under autocast to the benchmark's dtype when that is 16-bit, as the authors train
+with AMP, so their float32 masks make the softmax run in float32.  Its masks are built before the timed
+steps, as the torch row's are (Swin's classification model keeps its shift mask as a buffer; RMT builds its
+masks once per stage per forward, shared by the stage's blocks, a cost neither row counts).  The output
+projection and RMT's rotary shift are outside the op in every row.
 
 Each (op, stage, size) case is timed in two modes, ``forward`` (under no_grad) and ``fwd+bwd`` (forward,
 then backward of a fixed output gradient), backends alternating iteration by iteration; time and peak
@@ -65,6 +75,7 @@ MODEL_OF_OP = {"window_attention": SWIN_T, "decay_attention": RMT_T, "axial_deca
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 MODES = ("forward", "fwd+bwd")
 MEASURED = "measured"
+AUTHORS = "authors"
 
 # Peak HBM bandwidth (TB/s) by torch.cuda.get_device_name(), from the vendors' data sheets.
 PEAK_HBM_TB_S = {
@@ -99,6 +110,8 @@ class Result:
     roofline_pct: float = math.nan
     speedup_vs_torch: float = math.nan  # torch's time / this backend's
     mem_vs_torch: float = math.nan  # this backend's peak memory / torch's
+    speedup_vs_authors: float = math.nan  # the authors' path's time / this backend's
+    mem_vs_authors: float = math.nan  # this backend's peak memory / the authors' path's
 
 
 def _nbytes(tensors) -> int:
@@ -110,6 +123,7 @@ class OpCall:
     """One call of an op: its arguments, what it must read, and what a backward pass feeds and fills."""
 
     fn: Callable
+    authors: Callable  # the same op as the authors' code computes it, on the same arguments
     args: tuple
     reads: tuple  # the tensors of R in the module docstring
     trainable: tuple  # the tensors that get gradients (G)
@@ -144,7 +158,57 @@ def _meta_model(name: str) -> torch.nn.Module:
         return timm.create_model(name)
 
 
+def swin_authors_attention(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p, *, shift_mask):
+    """window_attention as microsoft/Swin-Transformer computes it (module docstring); ``shift_mask``: its
+    (windows, N, N) float32 buffer for the padded map, unused without a shift."""
+    from vitzoo.layers.window import window_partition, window_reverse
+    from vitzoo.ops import relative_position_bias
+
+    B, H, W, C = x.shape
+    head_dim = C // num_heads
+    x = torch.nn.functional.pad(x, (0, 0, 0, (-W) % window, 0, (-H) % window))
+    Hp, Wp = x.shape[1:3]
+    if shift:
+        x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+    windows = window_partition(x, window)
+    B_, N, _ = windows.shape
+    qkv = torch.nn.functional.linear(windows, qkv_weight, qkv_bias)
+    q, k, v = qkv.reshape(B_, N, 3, num_heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+    attn = (q * head_dim**-0.5) @ k.transpose(-2, -1)
+    attn = attn + relative_position_bias(bias_table, window).unsqueeze(0)
+    if shift:
+        num_windows = shift_mask.shape[0]
+        attn = attn.view(B_ // num_windows, num_windows, num_heads, N, N) + shift_mask.unsqueeze(1).unsqueeze(0)
+        attn = attn.view(B_, num_heads, N, N)
+    attn = torch.nn.functional.dropout(attn.softmax(dim=-1), dropout_p)
+    out = window_reverse((attn @ v).transpose(1, 2).reshape(B_, N, C), window, Hp, Wp)
+    if shift:
+        out = torch.roll(out, shifts=(shift, shift), dims=(1, 2))
+    return out[:, :H, :W]
+
+
+def _masked_softmax_attention(q, k, v, mask):
+    """``softmax(q @ k^T + mask) @ v`` with the scores stored, as RMT's retention modules compute it."""
+    return torch.softmax(q @ k.transpose(-1, -2) + mask, -1) @ v
+
+
+def rmt_authors_full(q, k, v, decay, grid_size, mask):
+    """decay_attention as qhfan/RMT's ``VisionRetentionAll`` computes it: (B, heads, HW, d) tokens, one mask."""
+    return _masked_softmax_attention(q, k, v, mask())
+
+
+def rmt_authors_axial(q, k, v, decay, masks):
+    """axial_decay_attention as qhfan/RMT's ``VisionRetentionChunk`` computes it, on (B, H, W, heads, d) maps:
+    along W in (B, H, heads, W, d) layout, then along H in (B, W, heads, H, d) over the W pass's output."""
+    mask_h, mask_w = masks()
+    along_w = _masked_softmax_attention(*(t.permute(0, 1, 3, 2, 4) for t in (q, k, v)), mask_w)
+    q_h, k_h = (t.permute(0, 2, 3, 1, 4) for t in (q, k))
+    out = _masked_softmax_attention(q_h, k_h, along_w.permute(0, 3, 2, 1, 4), mask_h)  # (B, W, heads, H, d)
+    return out.permute(0, 3, 1, 2, 4)
+
+
 def _window_call(batch, device, dtype, *, side, dim, heads, window, shift, table_rows, qkv_bias) -> OpCall:
+    from vitzoo.layers.window import shifted_window_mask
     from vitzoo.ops import window_attention
 
     def leaf(*shape, scale=1.0):
@@ -156,7 +220,11 @@ def _window_call(batch, device, dtype, *, side, dim, heads, window, shift, table
     table = leaf(table_rows, heads, scale=0.02)
     tensors = tuple(t for t in (x, weight, bias, table) if t is not None)
     call_args = (x, weight, bias, table, heads, window, shift, 0.0)  # no attention dropout, as in eval
-    return OpCall(window_attention, call_args, tensors, tensors, torch.randn_like(x))
+    padded_side = side + (-side) % window
+    authors = functools.partial(
+        swin_authors_attention, shift_mask=shifted_window_mask(padded_side, padded_side, window, shift, device)
+    )
+    return OpCall(window_attention, authors, call_args, tensors, tensors, torch.randn_like(x))
 
 
 def swin_cases(img_size: int) -> list[Case]:
@@ -191,10 +259,10 @@ def _decay_call(batch, device, dtype, *, rel_pos, side, heads, head_dim, axial) 
     with torch.no_grad():
         k.mul_(head_dim**-0.5)  # RMT scales k before the op
     if axial:
-        fn, args = axial_decay_attention, (q, k, v, grid.decay, grid.axial_masks)
+        fn, authors, args = axial_decay_attention, rmt_authors_axial, (q, k, v, grid.decay, grid.axial_masks)
     else:
-        fn, args = decay_attention, (q, k, v, grid.decay, (side, side), grid.full_mask)
-    return OpCall(fn, args, (q, k, v, grid.decay), (q, k, v), torch.randn_like(v))
+        fn, authors, args = decay_attention, rmt_authors_full, (q, k, v, grid.decay, (side, side), grid.full_mask)
+    return OpCall(fn, authors, args, (q, k, v, grid.decay), (q, k, v), torch.randn_like(v))
 
 
 def rmt_cases(img_size: int, axial: bool) -> list[Case]:
@@ -247,14 +315,22 @@ class OpRunner(benchmark.Runner):
         self.times: list[float] = []
 
     def step(self):
-        from vitzoo.ops import attention_backend
-
-        with attention_backend(self.backend), torch.set_grad_enabled(self.backward):
-            out = self.call.fn(*self.call.args)
+        with self._context(), torch.set_grad_enabled(self.backward):
+            fn = self.call.authors if self.backend == AUTHORS else self.call.fn
+            out = fn(*self.call.args)
         if self.backward:
             out.backward(self.call.grad_output)
             for t in self.call.trainable:
                 t.grad = None
+
+    def _context(self):
+        """The forced vitzoo backend, or for the authors' path autocast to a 16-bit dtype (their AMP)."""
+        from vitzoo.ops import attention_backend
+
+        if self.backend != AUTHORS:
+            return attention_backend(self.backend)
+        dtype = self.call.args[0].dtype
+        return torch.autocast(self.args.device, dtype=dtype, enabled=dtype != torch.float32)
 
 
 def unmeasured_reasons(call: OpCall, op: str, device: str) -> dict[str, Optional[str]]:
@@ -267,12 +343,11 @@ def unmeasured_reasons(call: OpCall, op: str, device: str) -> dict[str, Optional
     }
     if device == "cpu":
         reasons["triton"] = CPU_NOTE  # whether or not the interpreter is on
+    reasons[AUTHORS] = None  # plain torch ops: runs wherever torch does
     return reasons
 
 
 def measure_case(case: Case, args, device_name: str, peak_tb_s: Optional[float]) -> list[Result]:
-    from vitzoo.ops import BACKENDS
-
     call = case.make(args.batch, torch.device(args.device), DTYPES[args.dtype])
     reasons = unmeasured_reasons(call, case.op, args.device)
     results = []
@@ -280,9 +355,9 @@ def measure_case(case: Case, args, device_name: str, peak_tb_s: Optional[float])
         rows = {
             b: Result(case.op, case.model, case.stage, case.img_size, case.shape, mode, b, device_name, args.dtype,
                       args.batch, reasons[b] or MEASURED)
-            for b in BACKENDS
+            for b in row_backends()
         }
-        runners = {b: OpRunner(call, b, mode, args.device) for b in BACKENDS if reasons[b] is None}
+        runners = {b: OpRunner(call, b, mode, args.device) for b in row_backends() if reasons[b] is None}
         for b, runner in list(runners.items()):
             try:
                 for _ in range(args.warmup):
@@ -303,13 +378,21 @@ def measure_case(case: Case, args, device_name: str, peak_tb_s: Optional[float])
             row.gb_per_s = row.gb_moved / (row.ms_median / 1e3)
             if peak_tb_s:
                 row.roofline_pct = 100 * row.gb_per_s / (peak_tb_s * 1e3)
-        reference = rows["torch"]
-        if reference.status == MEASURED:
-            for row in rows.values():
-                row.speedup_vs_torch = reference.ms_median / row.ms_median
-                row.mem_vs_torch = row.peak_mem_mb / max(reference.peak_mem_mb, 1e-9)
+        for reference, ratios in ((rows["torch"], ("speedup_vs_torch", "mem_vs_torch")),
+                                  (rows[AUTHORS], ("speedup_vs_authors", "mem_vs_authors"))):
+            if reference.status == MEASURED:
+                for row in rows.values():
+                    setattr(row, ratios[0], reference.ms_median / row.ms_median)
+                    setattr(row, ratios[1], row.peak_mem_mb / max(reference.peak_mem_mb, 1e-9))
         results.extend(rows.values())
     return results
+
+
+def row_backends() -> tuple[str, ...]:
+    """The rows of every case: vitzoo's backends, then the authors' path."""
+    from vitzoo.ops import BACKENDS
+
+    return BACKENDS + (AUTHORS,)
 
 
 def describe_setup(args) -> tuple[str, Optional[float]]:
@@ -318,7 +401,7 @@ def describe_setup(args) -> tuple[str, Optional[float]]:
     what = f"dtype {args.dtype}, batch {args.batch}, timed iterations {args.iters}, CPU threads {threads}"
     if args.device == "cpu":
         where = "CPU only (torch sees no CUDA device)" if not torch.cuda.is_available() else "CPU (--device cpu)"
-        return f"{where}: timing the torch backend only, {what}; {CPU_NOTE}", None
+        return f"{where}: timing the torch backend and the authors' paths only, {what}; {CPU_NOTE}", None
     name = torch.cuda.get_device_name()
     peak = PEAK_HBM_TB_S.get(name)
     roofline = f"peak HBM {peak} TB/s" if peak else f"no known peak bandwidth for {name!r}: no roofline %"
@@ -344,14 +427,12 @@ def run(args) -> list[Result]:
 
 
 def skipped(case: Case, args, device_name: str) -> list[Result]:
-    from vitzoo.ops import BACKENDS
-
     status = f"skipped: the {args.time_limit:g} s time limit was reached"
     return [
         Result(case.op, case.model, case.stage, case.img_size, case.shape, mode, b, device_name, args.dtype,
                args.batch, status)
         for mode in MODES
-        for b in BACKENDS
+        for b in row_backends()
     ]
 
 
@@ -368,6 +449,8 @@ def print_report(results: list[Result]) -> None:
         ("GB/s", lambda r: _fmt(r.gb_per_s, ".1f")), ("roofline %", lambda r: _fmt(r.roofline_pct, ".0f")),
         ("x faster than torch", lambda r: _fmt(r.speedup_vs_torch, ".2f")),
         ("memory vs torch", lambda r: _fmt(r.mem_vs_torch, ".2f")),
+        ("x faster than authors", lambda r: _fmt(r.speedup_vs_authors, ".2f")),
+        ("memory vs authors", lambda r: _fmt(r.mem_vs_authors, ".2f")),
     )
     measured = [[cell(r) for _, cell in columns] for r in results if r.status == MEASURED]
     benchmark.print_columns([title for title, _ in columns], measured)
@@ -376,10 +459,6 @@ def print_report(results: list[Result]) -> None:
         print("\nnot measured:")
         for op, backend, status in not_measured:
             print(f"  {op} / {backend}: {status}")
-    print(
-        "  authors' paths (timm's Swin attention, qhfan/RMT's masked attention): skipped, the torch backend "
-        "runs the same SDPA on the same materialised bias and masks"
-    )
 
 
 def parse_args(argv=None) -> argparse.Namespace:
