@@ -15,7 +15,7 @@ import benchmark_kernels  # noqa: E402
 from op_inputs import decay_inputs, decay_rates, window_inputs  # noqa: E402
 from vitzoo.layers.window import shifted_window_mask  # noqa: E402
 from vitzoo.ops import attention_backend, axial_decay_attention, decay_attention, decay_mask  # noqa: E402
-from vitzoo.ops import window_attention  # noqa: E402
+from vitzoo.ops import rotary_embedding, window_attention  # noqa: E402
 
 SMALLEST = ["--device", "cpu", "--sizes", "64", "--iters", "1", "--batch", "1"]
 
@@ -27,9 +27,11 @@ def test_cpu_run_times_torch_only_at_every_stage(tmp_path, capsys):
     assert printed.startswith("CPU") and "timing the torch backend and the authors' paths only" in printed
 
     measured = [r for r in results if r.status == benchmark_kernels.MEASURED]
-    # Swin-T: window attention at all four stages; RMT-T: axial at stages 1-2, full at stages 3-4.
+    # Swin-T: window attention at all four stages; RMT-T: axial at stages 1-2, full at stages 3-4, the rotary
+    # embedding at every stage.
     assert sorted({(r.op, r.stage) for r in measured}) == [
         ("axial_decay_attention", 1), ("axial_decay_attention", 2), ("decay_attention", 3), ("decay_attention", 4),
+        ("rotary_embedding", 1), ("rotary_embedding", 2), ("rotary_embedding", 3), ("rotary_embedding", 4),
         ("window_attention", 1), ("window_attention", 2), ("window_attention", 3), ("window_attention", 4),
     ]
     assert {r.backend for r in measured} == {"torch", "authors"}
@@ -46,8 +48,10 @@ def test_cpu_run_times_torch_only_at_every_stage(tmp_path, capsys):
     # xformers gets the dispatcher's reason: not installed (here), or no CPU operator where it is installed
     assert {backend for backend, _ in not_measured} == {"triton", "xformers"}
     assert ("triton", benchmark_kernels.CPU_NOTE) in not_measured
-    xformers_statuses = {status for backend, status in not_measured if backend == "xformers"}
-    assert all(status.startswith("unavailable: xformers") for status in xformers_statuses)
+    xformers_statuses = {(r.op, r.status) for r in results if r.backend == "xformers"}
+    assert all(status.startswith("unavailable: xformers") for op, status in xformers_statuses
+               if op != "rotary_embedding")
+    assert ("rotary_embedding", "unavailable: not implemented for this op") in xformers_statuses
     assert "decay_attention / xformers: unavailable: xformers" in printed
 
     # Swin-T stage 1 at 64x64: a 16x16 map of 96 channels, 3 heads, shifted 7x7 windows; bytes moved in fp32 are
@@ -58,7 +62,7 @@ def test_cpu_run_times_torch_only_at_every_stage(tmp_path, capsys):
 
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == [f.name for f in dataclasses.fields(benchmark_kernels.Result)]
-    assert len(rows) == len(results) == 8 * 2 * 4  # stage cases x modes x (3 backends + the authors' path)
+    assert len(rows) == len(results) == 12 * 2 * 4  # stage cases x modes x (3 backends + the authors' path)
 
 
 def _grads(tensors):
@@ -107,11 +111,20 @@ def test_rmt_authors_paths_equal_the_torch_backend():
                                   (*axial, decay, lambda: masks), axial, rtol=1e-5, atol=1e-5)
 
 
+def test_rmt_authors_theta_shift_equals_the_torch_backend():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 4, 8, requires_grad=True)
+    angle = torch.rand(3, 5, 1, 4).repeat_interleave(2, -1) * 20
+    _assert_same_as_torch_backend(rotary_embedding, benchmark_kernels.rmt_authors_theta_shift,
+                                  (x, angle.sin(), angle.cos()), (x,), rtol=1e-6, atol=1e-6)
+
+
 def test_authors_rows_run_under_autocast_in_16_bit(capsys):
     # bf16 inputs with the authors' float32 masks: their scores are softmaxed in float32 under autocast, as in
     # their AMP training (without autocast the float32 probabilities could not multiply bf16 values)
     results = benchmark_kernels.main(["--device", "cpu", "--sizes", "32", "--iters", "1", "--batch", "1",
-                                      "--dtype", "bf16", "--ops", "decay_attention", "axial_decay_attention"])
+                                      "--dtype", "bf16", "--ops", "decay_attention", "axial_decay_attention",
+                                      "rotary_embedding"])
     authors = [r for r in results if r.backend == "authors"]
     assert authors and all(r.status == benchmark_kernels.MEASURED and r.ms_median > 0 for r in authors)
 

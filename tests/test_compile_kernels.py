@@ -36,13 +36,17 @@ def test_model_stage_kernels_compile_for_h100_without_spills(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     rows = read_rows(out)
     # window attention and both decay ops each compile a forward and at least one backward kernel
-    for op in compile_kernels.OPS:
+    for op in set(compile_kernels.OPS) - {compile_kernels.ROTARY}:
         kernels = {r["kernel"] for r in rows if r["op"] == op}
         assert len(kernels) >= 2 and any("fwd" in k for k in kernels) and any("bwd" in k for k in kernels), op
+    # the rotary embedding: one kernel, compiled as the forward and as the transposed (backward) rotation
+    assert len([r for r in rows if r["op"] == compile_kernels.ROTARY]) >= 2
     for r in rows:
         assert r["status"] == "ok" and r["arch"] == "90" and r["dtype"] == "bf16", r
         assert 0 < int(r["registers"]) <= compile_kernels.MAX_REGISTERS and int(r["stack_bytes"]) == 0, r
-        assert int(r["shared_bytes"]) > 0 and int(r["warps_per_sm"]) >= int(r["num_warps"]), r
+        assert int(r["warps_per_sm"]) >= int(r["num_warps"]), r
+        # the attention kernels stage their tiles for tl.dot in shared memory; the elementwise rotation needs none
+        assert (int(r["shared_bytes"]) > 0) == (r["op"] != compile_kernels.ROTARY), r
     assert "sm_90 | bf16" in result.stdout
 
 

@@ -15,7 +15,7 @@ import torch
 from op_inputs import decay_inputs, decay_rates, in_nan_storage, window_inputs
 from parity_utils import assert_fixture_close, load_via_user_path
 from vitzoo.ops import _dispatch, _triton_window, attention_backend, axial_decay_attention, decay_attention
-from vitzoo.ops import window_attention
+from vitzoo.ops import rotary_embedding, window_attention
 from vitzoo.ops._dispatch import resolve
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -154,6 +154,23 @@ def test_axial_decay_attention_kernels(case, dtype, record_property):
     leaves = decay_inputs((B, H, W, heads, d), (B, H, W, heads, d), dtype, "cuda")
     args = (decay_rates(heads, "cuda"),)
     _check_against_float64(axial_decay_attention, leaves, args, ("out", "dq", "dk", "dv"), dtype, record_property)
+
+
+# RMT's theta shift (B, H, W, heads, d): RMT-T stages 1 and 3 at 224, an odd map with a head dim of 48 (padded lanes).
+ROTARY_CASES = {
+    "rmt-t stage 1": (2, 56, 56, 4, 16),
+    "rmt-t stage 3": (2, 14, 14, 8, 32),
+    "odd map, head dim 48": (1, 5, 9, 3, 48),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+@pytest.mark.parametrize("case", ROTARY_CASES)
+def test_rotary_embedding_kernel(case, dtype, record_property):
+    B, H, W, heads, d = ROTARY_CASES[case]
+    x = torch.randn(B, H, W, heads, d, device="cuda").to(dtype).requires_grad_()
+    angle = torch.rand(H, W, 1, d // 2, device="cuda").repeat_interleave(2, -1) * 100  # float32 tables, as RMT's
+    _check_against_float64(rotary_embedding, [x], (angle.sin(), angle.cos()), ("out", "dx"), dtype, record_property)
 
 
 def test_float32_decay_beyond_head_dim_64_falls_back_with_one_warning():

@@ -269,5 +269,5 @@ def test_a_backend_declining_automatic_selection_is_passed_over_silently_but_can
         assert _dispatch.resolve("probe_op", "cuda", "slow")[0] == "torch"
         with attention_backend("triton"):
             assert _dispatch.resolve("probe_op", "cuda", "slow")[0] == "triton"
-    # the one warning is xformers' (no implementation here), passed on the way to torch; none for triton
-    assert [str(w.message) for w in caught if "triton" in str(w.message)] == []
+    # xformers has no implementation of this op: passed over, like the declining triton, without a warning
+    assert [str(w.message) for w in caught] == []

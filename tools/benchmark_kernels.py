@@ -11,7 +11,8 @@ block with the window and shift that Swin uses at that map size; ``axial_decay_a
 ``decay_attention`` at RMT-T's decomposed and full-attention stages (``rmt_t``), with the stage's own decay
 rates and RMT's cached decay masks, passed as RMT passes them: built by the first (untimed) step of a
 backend that reads masks (torch, xformers), never for Triton, and then not in the timed steps nor their peak
-memory, as the model builds them once per map size.  Stages are numbered 1-4 (``layers.0`` is stage 1); the
+memory, as the model builds them once per map size; ``rotary_embedding`` (RMT's theta shift of q, or of k)
+at every RMT-T stage with the stage's own sin/cos tables.  Stages are numbered 1-4 (``layers.0`` is stage 1); the
 map side is the input size over the stage's stride.
 
 Backends (``vitzoo.ops.BACKENDS``): ``torch`` is the reference (SDPA with the bias and masks materialised,
@@ -26,7 +27,8 @@ microsoft/Swin-Transformer's block around its ``WindowAttention`` (pad as its de
 partition, project, ``(q * scale) @ k^T``, plus the relative position bias gathered from the table on every
 call, plus the shift mask broadcast over the batch, softmax, ``@ v``, reverse, roll back) and qhfan/RMT's
 ``VisionRetentionAll`` / ``VisionRetentionChunk`` (``q @ k^T + mask``, softmax, ``@ v``; the chunked form
-along W, then along H over that output).  Each stores its (windows or tokens, heads, N, N) scores and
+along W, then along H over that output) and their ``theta_shift`` (``x * cos + rotate_every_two(x) * sin`` on
+their (B, heads, H, W, d) layout).  Each stores its (windows or tokens, heads, N, N) scores and
 probabilities.  It runs under autocast to the benchmark's dtype when that is 16-bit, as the authors train
 with AMP, so their float32 masks make the softmax run in float32.  Its masks are built before the timed
 steps, as the torch row's are (Swin's classification model keeps its shift mask as a buffer; RMT builds its
@@ -47,9 +49,9 @@ Bytes moved are the op's minimal HBM traffic, what a fused kernel cannot avoid:
 
 R: bytes of the inputs, each read once (window_attention: the map x, the qkv weight and bias, the bias
 table; the decay ops: q, k, v and the decay rates; a cached mask is not counted, fused kernels never read
-one); O: bytes of the output, written once (and its gradient read once in the backward); G: bytes of the
-input gradients, written once (window_attention: x, the qkv weight and bias, the bias table; the decay ops:
-q, k, v).  Achieved bandwidth is bytes moved over the median time, and the roofline % compares it to the
+one; rotary_embedding: x and the sin/cos tables); O: bytes of the output, written once (and its gradient
+read once in the backward); G: bytes of the input gradients, written once (window_attention: x, the qkv
+weight and bias, the bias table; the decay ops: q, k, v; rotary_embedding: x).  Achieved bandwidth is bytes moved over the median time, and the roofline % compares it to the
 device's peak HBM bandwidth from ``PEAK_HBM_TB_S`` (no roofline % on a device missing from it).
 """
 from __future__ import annotations
@@ -68,10 +70,11 @@ import torch
 
 import benchmark
 
-OPS = ("window_attention", "decay_attention", "axial_decay_attention")
+OPS = ("window_attention", "decay_attention", "axial_decay_attention", "rotary_embedding")
 SWIN_T = "vz_swin_tiny_patch4_window7_224"
 RMT_T = "rmt_t"
-MODEL_OF_OP = {"window_attention": SWIN_T, "decay_attention": RMT_T, "axial_decay_attention": RMT_T}
+MODEL_OF_OP = {"window_attention": SWIN_T, "decay_attention": RMT_T, "axial_decay_attention": RMT_T,
+               "rotary_embedding": RMT_T}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 MODES = ("forward", "fwd+bwd")
 MEASURED = "measured"
@@ -207,6 +210,14 @@ def rmt_authors_axial(q, k, v, decay, masks):
     return out.permute(0, 3, 1, 2, 4)
 
 
+def rmt_authors_theta_shift(x, sin, cos):
+    """rotary_embedding as qhfan/RMT's ``theta_shift`` computes it, on its (B, heads, H, W, d) view of the map;
+    with float32 tables a 16-bit x's result stays float32, as theirs does until autocast casts it for q @ k^T."""
+    x = x.permute(0, 3, 1, 2, 4)
+    pairs_rotated = torch.stack([-x[..., 1::2], x[..., ::2]], dim=-1).flatten(-2)  # their rotate_every_two
+    return (x * cos.squeeze(2) + pairs_rotated * sin.squeeze(2)).permute(0, 2, 3, 1, 4)
+
+
 def _window_call(batch, device, dtype, *, side, dim, heads, window, shift, table_rows, qkv_bias) -> OpCall:
     from vitzoo.layers.window import shifted_window_mask
     from vitzoo.ops import window_attention
@@ -283,9 +294,37 @@ def rmt_cases(img_size: int, axial: bool) -> list[Case]:
     return cases
 
 
+def _rotary_call(batch, device, dtype, *, rel_pos, side, heads, head_dim) -> OpCall:
+    from vitzoo.ops import rotary_embedding
+
+    stage_rel_pos = copy.deepcopy(rel_pos).to_empty(device=device)
+    stage_rel_pos.init_non_persistent_buffers()
+    grid = stage_rel_pos(side, side)
+    x = torch.randn(batch, side, side, heads, head_dim, device=device).to(dtype).requires_grad_()
+    args = (x, grid.sin, grid.cos)
+    return OpCall(rotary_embedding, rmt_authors_theta_shift, args, args, (x,), torch.randn_like(x))
+
+
+def rotary_cases(img_size: int) -> list[Case]:
+    """rotary_embedding of one of q, k at each RMT-T stage."""
+    model = _meta_model(RMT_T)
+    cases = []
+    for stage, (layer, info) in enumerate(zip(model.layers, model.feature_info), start=1):
+        attn = layer.blocks[0].attn
+        side = img_size // info["reduction"]
+        shape = f"{side}x{side}, {attn.num_heads} heads, head dim {attn.head_dim}"
+        make = functools.partial(
+            _rotary_call, rel_pos=layer.rel_pos, side=side, heads=attn.num_heads, head_dim=attn.head_dim
+        )
+        cases.append(Case("rotary_embedding", RMT_T, stage, img_size, shape, make))
+    return cases
+
+
 def cases_for(op: str, img_size: int) -> list[Case]:
     if op == "window_attention":
         return swin_cases(img_size)
+    if op == "rotary_embedding":
+        return rotary_cases(img_size)
     return rmt_cases(img_size, axial=op == "axial_decay_attention")
 
 

@@ -21,9 +21,11 @@ only spilled registers: stack > 0 means every access to those values goes to loc
 
 Cases (``--cases``):
 ``models``  the shapes ``tools/benchmark_kernels.py`` times: every Swin-T stage's shifted block (window
-            attention) and every RMT-T stage (axial or full decay attention), at ``--sizes`` and ``--batch``.
+            attention) and every RMT-T stage (axial or full decay attention, the rotary embedding of q or k),
+            at ``--sizes`` and ``--batch``.
 ``matrix``  window attention at windows 7, 8, 12 and 16 with head dims 32, 64 and 128 (a map with pad tokens
-            and a shift), and both decay ops at head dims 16, 32, 64 and 128.
+            and a shift), both decay ops at head dims 16, 32, 64 and 128, the rotary embedding at head dims
+            16-128 (48: padded lanes).
 
 Exit status 1 when a kernel does not compile, spills registers (unless ``--allow-spills``), or asks for more
 shared memory than the architecture gives one program; shapes an op's ``supports`` check refuses on a CUDA
@@ -53,12 +55,14 @@ import torch
 import benchmark
 import benchmark_kernels
 
+ROTARY = "rotary_embedding"
 OPS = benchmark_kernels.OPS
 DTYPES = benchmark_kernels.DTYPES
 CASE_SETS = ("models", "matrix")
 MATRIX_WINDOWS = (7, 8, 12, 16)
 MATRIX_WINDOW_HEAD_DIMS = (32, 64, 128)
 MATRIX_DECAY_HEAD_DIMS = (16, 32, 64, 128)
+MATRIX_ROTARY_HEAD_DIMS = (16, 32, 48, 64, 128)
 MAX_REGISTERS = 255  # per thread, every architecture since sm_50
 
 
@@ -269,6 +273,8 @@ def _cuda_refusal(op: str, args: tuple) -> Optional[str]:
 
         x, heads, window = args[0], args[4], args[5]
         return _triton_window.unsupported_reason(x.dtype, window, x.shape[-1] // heads)
+    if op == ROTARY:
+        return None  # every float dtype of the cases runs on CUDA
     from vitzoo.ops.decay_attention import kernel_refusal
 
     q, v, decay = args[0], args[2], args[3]
@@ -290,6 +296,14 @@ def _run_call(op: str, make: Callable[[torch.dtype], "benchmark_kernels.OpCall"]
     return run
 
 
+def _small_rotary_call(dtype, *, head_dim) -> "benchmark_kernels.OpCall":
+    """A 5x6 map with 2 heads and float32 sin/cos tables, as RMT passes them."""
+    x = torch.randn(1, 5, 6, 2, head_dim).to(dtype).requires_grad_()
+    table = torch.randn(5, 6, 1, head_dim)
+    return benchmark_kernels.OpCall(fn=None, authors=None, args=(x, table, table), reads=(x, table, table),
+                                    trainable=(x,), grad_output=torch.randn_like(x))
+
+
 def model_cases(ops, sizes, batch) -> list[CompileCase]:
     cpu = torch.device("cpu")
     cases = []
@@ -309,7 +323,8 @@ def _small_decay_call(dtype, *, head_dim, axial) -> "benchmark_kernels.OpCall":
     q, k, v = (torch.randn(shape).to(dtype).requires_grad_() for _ in range(3))
     decay = torch.full((heads,), -0.5)
     args = (q, k, v, decay, None) if axial else (q, k, v, decay, (side_h, side_w), None)
-    return benchmark_kernels.OpCall(None, args, (q, k, v), (q, k, v), torch.randn_like(v))
+    return benchmark_kernels.OpCall(fn=None, authors=None, args=args, reads=(q, k, v), trainable=(q, k, v),
+                                    grad_output=torch.randn_like(v))
 
 
 def matrix_cases(ops) -> list[CompileCase]:
@@ -330,6 +345,10 @@ def matrix_cases(ops) -> list[CompileCase]:
         for head_dim in MATRIX_DECAY_HEAD_DIMS:
             make = functools.partial(_small_decay_call, head_dim=head_dim, axial=op.startswith("axial"))
             cases.append(CompileCase(op, f"head dim {head_dim}, 5x6 map", _run_call(op, make)))
+    if ROTARY in ops:
+        for head_dim in MATRIX_ROTARY_HEAD_DIMS:
+            make = functools.partial(_small_rotary_call, head_dim=head_dim)
+            cases.append(CompileCase(ROTARY, f"head dim {head_dim}, 5x6 map", _run_call(ROTARY, make)))
     return cases
 
 
@@ -389,9 +408,9 @@ def use_compilable_kernels() -> None:
     triton.jit reads TRITON_INTERPRET when vitzoo's kernel modules are imported, so it must be gone first.
     """
     os.environ.pop("TRITON_INTERPRET", None)
-    from vitzoo.ops import _triton_decay, _triton_window
+    from vitzoo.ops import _triton_decay, _triton_rotary, _triton_window
 
-    if _triton_decay.INTERPRETED or _triton_window.INTERPRETED:
+    if _triton_decay.INTERPRETED or _triton_window.INTERPRETED or _triton_rotary.INTERPRETED:
         raise SystemExit("vitzoo's kernels were imported under TRITON_INTERPRET=1 in this process: run "
                          "tools/compile_kernels.py in a fresh process without TRITON_INTERPRET")
 

@@ -13,7 +13,8 @@ Differences from the authors' classification code, none of which change its outp
   built on first use by an attention backend that reads them (torch, xformers), never for the fused Triton
   kernels, which compute the decay in place (a full-attention mask is heads x HW x HW).
 * The attention is ``vitzoo.ops.decay_attention`` / ``axial_decay_attention``: torch SDPA with the cached
-  mask as additive bias, or a fused Triton kernel that computes the decay from token indices.
+  mask as additive bias, or a fused Triton kernel that computes the decay from token indices.  The theta
+  shift is ``vitzoo.ops.rotary_embedding``: timm's ``apply_rot_embed``, or on CUDA one Triton pass.
 * The state dict follows timm: stride-2 downsampling at the start of stages 1-3 (the authors' is at the
   end of stages 0-2), the classification head (projection, BatchNorm, Swish, pool, classifier) in
   ``head``; ``checkpoint_filter_fn`` converts the authors' layout.
@@ -36,7 +37,6 @@ from timm.layers import (
     DropPath,
     LayerScale,
     SelectAdaptivePool2d,
-    apply_rot_embed,
     calculate_drop_path_rates,
 )
 from timm.models import register_model
@@ -44,7 +44,7 @@ from timm.models import register_model
 from ..checkpoint import unwrap_state_dict
 from ..layers import check_image_input
 from ..layers.checkpointing import run_blocks
-from ..ops import axial_decay_attention, decay_attention, decay_mask
+from ..ops import axial_decay_attention, decay_attention, decay_mask, rotary_embedding
 from ._builder import build_model, generate_default_cfgs
 from ._contract import HeadModuleMixin, init_linear_weights
 from ._staged import StagedBackboneMixin
@@ -165,8 +165,8 @@ class ManhattanSelfAttention(nn.Module):
         v = self.v(x)
         lce = self.lce(v)
         # k is scaled before the rotation, as the authors do (the rotation is linear: same math).
-        q = apply_rot_embed(self.q(x).view(heads), rel_pos.sin, rel_pos.cos)
-        k = apply_rot_embed((self.k(x) * self.scale).view(heads), rel_pos.sin, rel_pos.cos)
+        q = rotary_embedding(self.q(x).view(heads), rel_pos.sin, rel_pos.cos)
+        k = rotary_embedding((self.k(x) * self.scale).view(heads), rel_pos.sin, rel_pos.cos)
         v = v.view(heads)
         # The masks go as callables: only a backend that reads masks builds (and caches) them.
         if self.decomposed:

@@ -12,18 +12,23 @@ one).  Selection:
   reason and falls back along the default order;
 * by default CUDA tensors try ``triton``, then ``xformers``, then ``torch``; other devices use ``torch``
   (Triton's CPU interpreter is exact but slow: force it to test kernels on CPU).  A backend whose
-  ``automatic`` check declines the inputs is passed over silently (it is a speed choice, not a failure).
+  ``automatic`` check declines the inputs is passed over silently (it is a speed choice, not a failure), as is
+  one that has no implementation of the op at all (xformers has no rotary embedding).
 """
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import importlib
 import os
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
-__all__ = ["BACKENDS", "register", "resolve", "attention_backend", "available_backends", "forced_backend"]
+__all__ = [
+    "BACKENDS", "register", "resolve", "attention_backend", "available_backends", "forced_backend",
+    "triton_device_refusal",
+]
 
 BACKENDS = ("triton", "xformers", "torch")
 ENV_VAR = "VITZOO_ATTENTION"
@@ -108,7 +113,9 @@ def resolve(op: str, device_type: str, *args, **kwargs) -> tuple[str, Callable]:
             order += ("torch",)
     for backend in order:
         impl = impls.get(backend)
-        reason = "vitzoo has no such implementation of this op" if impl is None else impl.supports(*args, **kwargs)
+        if impl is None:  # e.g. xformers for the rotary embedding: nothing to warn about, the op has no such path
+            continue
+        reason = impl.supports(*args, **kwargs)
         if reason is None and backend != forced and impl.automatic(*args, **kwargs) is not None:
             continue
         if reason is None:
@@ -123,3 +130,19 @@ def available_backends(op: str, device_type: str, *args, **kwargs) -> dict[str, 
     return {
         b: (impls[b].supports(*args, **kwargs) if b in impls else "not implemented for this op") for b in BACKENDS
     }
+
+
+def triton_device_refusal(kernels_module: str, device_type: str) -> Optional[str]:
+    """Why the Triton kernels of ``vitzoo.ops.<kernels_module>`` cannot run on ``device_type``, or None: triton
+    must import, and CPU tensors need Triton's interpreter switched on before the kernels were imported."""
+    try:
+        kernels = importlib.import_module(f"{__package__}.{kernels_module}")
+    except ImportError as e:
+        return f"triton does not import ({e})"
+    if device_type == "cpu" and not kernels.INTERPRETED:
+        interpret = os.environ.get("TRITON_INTERPRET")
+        when = "after vitzoo imported its kernels" if interpret == "1" else "(it is not)"
+        return f"CPU tensors run only under Triton's interpreter: TRITON_INTERPRET=1 must be set {when}"
+    if device_type not in ("cpu", "cuda"):
+        return f"no Triton kernels for {device_type} tensors"
+    return None

@@ -23,14 +23,13 @@ backend is chosen, so a model that caches its masks lazily (RMT) never builds th
 """
 from __future__ import annotations
 
-import os
 from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 
 from ..layers.decay_attention import decay_masked_attention, decomposed_decay_attention
 from . import _xformers
-from ._dispatch import register, resolve
+from ._dispatch import register, resolve, triton_device_refusal
 
 __all__ = ["axial_decay_attention", "decay_attention", "decay_mask"]
 
@@ -217,17 +216,7 @@ def kernel_refusal(q: torch.Tensor, v: torch.Tensor, decay: torch.Tensor, device
 
 def _triton_refusal(q: torch.Tensor, v: torch.Tensor, decay: torch.Tensor) -> Optional[str]:
     """None if the Triton kernels can run these tensors, else why not."""
-    try:
-        from . import _triton_decay
-    except ImportError as e:
-        return f"triton does not import ({e})"
-    if q.device.type == "cpu" and not _triton_decay.INTERPRETED:
-        interpret = os.environ.get("TRITON_INTERPRET")
-        when = "after vitzoo imported its kernels" if interpret == "1" else "(it is not)"
-        return f"CPU tensors run only under Triton's interpreter: TRITON_INTERPRET=1 must be set {when}"
-    if q.device.type not in ("cpu", "cuda"):
-        return f"no Triton kernels for {q.device.type} tensors"
-    return kernel_refusal(q, v, decay, q.device.type)
+    return triton_device_refusal("_triton_decay", q.device.type) or kernel_refusal(q, v, decay, q.device.type)
 
 
 def _automatic(q, *args) -> Optional[str]:
