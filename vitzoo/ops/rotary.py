@@ -8,8 +8,9 @@ reads rotated q and k, and the rotation is elementwise.
 
 Backends (:mod:`vitzoo.ops._dispatch`, the attention ops' rule and overrides): ``torch`` (timm's
 ``apply_rot_embed``, about six passes over the tensor with float32 intermediates for 16-bit ``x``) and
-``triton`` (:mod:`._triton_rotary`: one pass forward, one backward; CUDA in fp32/fp16/bf16, the CPU
-interpreter in fp32/fp16).  xformers has no such op: forcing it leaves this op to the default order.
+``triton`` (:mod:`._triton_rotary`: one pass forward, one backward, always in float32 -- the same numbers
+for float32 tables, fewer roundings for 16-bit ones; CUDA in fp32/fp16/bf16, the CPU interpreter in
+fp32/fp16).  xformers has no such op: forcing it leaves this op to the default order.
 """
 from __future__ import annotations
 

@@ -47,13 +47,12 @@ from ..layers.window import (
     window_reverse,
 )
 from . import _xformers
-from ._dispatch import register, resolve
+from ._dispatch import register, resolve, triton_device_refusal
 
 try:
     from . import _triton_window
-except ImportError as e:  # triton is torch's dependency on Linux, but not everywhere
+except ImportError:  # triton is torch's dependency on Linux, but not everywhere; the refusal below says why
     _triton_window = None
-    _TRITON_IMPORT_ERROR = f"triton does not import ({e})"
 
 __all__ = ["window_attention", "relative_position_bias"]
 
@@ -194,14 +193,11 @@ def _window_attention_xformers(x, qkv_weight, qkv_bias, bias_table, num_heads, w
 
 
 def _triton_unsupported(x, qkv_weight, qkv_bias, bias_table, num_heads, window, shift, dropout_p) -> Optional[str]:
-    if _triton_window is None:
-        return _TRITON_IMPORT_ERROR
     if dropout_p > 0:
         return "attention dropout is not implemented in the kernel"
-    if x.device.type == "cpu" and not _triton_window.INTERPRETED:
-        return "CPU tensors need Triton's interpreter: set TRITON_INTERPRET=1 before importing vitzoo"
-    if x.device.type not in ("cpu", "cuda"):
-        return f"Triton does not run on {x.device.type} tensors"
+    refusal = triton_device_refusal("_triton_window", x.device.type)
+    if refusal:
+        return refusal
     return _triton_window.unsupported_reason(x.dtype, window, x.shape[-1] // num_heads)
 
 
