@@ -11,9 +11,9 @@ block with the window and shift that Swin uses at that map size; ``axial_decay_a
 ``decay_attention`` at RMT-T's decomposed and full-attention stages (``rmt_t``), with the stage's own decay
 rates and RMT's cached decay masks, passed as RMT passes them: built by the first (untimed) step of a
 backend that reads masks (torch, xformers), never for Triton, and then not in the timed steps nor their peak
-memory, as the model builds them once per map size; ``rotary_embedding`` (RMT's theta shift of q, or of k)
-at every RMT-T stage with the stage's own sin/cos tables.  Stages are numbered 1-4 (``layers.0`` is stage 1); the
-map side is the input size over the stage's stride.
+memory, as the model builds them once per map size; ``rotary_embedding`` (RMT's theta shift of q, or of
+k) at every RMT-T stage with the stage's own sin/cos tables.  Stages are numbered 1-4 (``layers.0`` is
+stage 1); the map side is the input size over the stage's stride.
 
 Backends (``vitzoo.ops.BACKENDS``): ``torch`` is the reference (SDPA with the bias and masks materialised,
 as timm does), ``triton`` the fused kernels, ``xformers`` xformers' ``memory_efficient_attention`` with the
@@ -33,7 +33,7 @@ probabilities.  It runs under autocast to the benchmark's dtype when that is 16-
 with AMP, so their float32 masks make the softmax run in float32.  Its masks are built before the timed
 steps, as the torch row's are (Swin's classification model keeps its shift mask as a buffer; RMT builds its
 masks once per stage per forward, shared by the stage's blocks, a cost neither row counts).  The output
-projection and RMT's rotary shift are outside the op in every row.
+projection and RMT's rotary shift (an op of its own here) are outside the attention ops in every row.
 
 Each (op, stage, size) case is timed in two modes, ``forward`` (under no_grad) and ``fwd+bwd`` (forward,
 then backward of a fixed output gradient), backends alternating iteration by iteration; time and peak
@@ -51,8 +51,9 @@ R: bytes of the inputs, each read once (window_attention: the map x, the qkv wei
 table; the decay ops: q, k, v and the decay rates; a cached mask is not counted, fused kernels never read
 one; rotary_embedding: x and the sin/cos tables); O: bytes of the output, written once (and its gradient
 read once in the backward); G: bytes of the input gradients, written once (window_attention: x, the qkv
-weight and bias, the bias table; the decay ops: q, k, v; rotary_embedding: x).  Achieved bandwidth is bytes moved over the median time, and the roofline % compares it to the
-device's peak HBM bandwidth from ``PEAK_HBM_TB_S`` (no roofline % on a device missing from it).
+weight and bias, the bias table; the decay ops: q, k, v; rotary_embedding: x).  Achieved bandwidth is bytes
+moved over the median time, and the roofline % compares it to the device's peak HBM bandwidth from
+``PEAK_HBM_TB_S`` (no roofline % on a device missing from it).
 """
 from __future__ import annotations
 
@@ -258,13 +259,18 @@ def swin_cases(img_size: int) -> list[Case]:
     return cases
 
 
+def _stage_grid(rel_pos, side: int, device: torch.device):
+    """The stage's rotary tables, decay rates and (lazily) decay masks at a side x side map, computed as RMT
+    computes them (on a copy: the model is meta)."""
+    stage_rel_pos = copy.deepcopy(rel_pos).to_empty(device=device)
+    stage_rel_pos.init_non_persistent_buffers()
+    return stage_rel_pos(side, side)
+
+
 def _decay_call(batch, device, dtype, *, rel_pos, side, heads, head_dim, axial) -> OpCall:
     from vitzoo.ops import axial_decay_attention, decay_attention
 
-    # The stage's decay rates and cached masks, computed as RMT computes them (on a copy: the model is meta).
-    stage_rel_pos = copy.deepcopy(rel_pos).to_empty(device=device)
-    stage_rel_pos.init_non_persistent_buffers()
-    grid = stage_rel_pos(side, side)
+    grid = _stage_grid(rel_pos, side, device)
     shape = (batch, side, side, heads, head_dim) if axial else (batch, heads, side * side, head_dim)
     q, k, v = (torch.randn(shape, device=device).to(dtype).requires_grad_() for _ in range(3))
     with torch.no_grad():
@@ -276,56 +282,37 @@ def _decay_call(batch, device, dtype, *, rel_pos, side, heads, head_dim, axial) 
     return OpCall(fn, authors, args, (q, k, v, grid.decay), (q, k, v), torch.randn_like(v))
 
 
-def rmt_cases(img_size: int, axial: bool) -> list[Case]:
-    """(axial_)decay_attention at each RMT-T stage that uses that form of the attention."""
-    model = _meta_model(RMT_T)
-    op = "axial_decay_attention" if axial else "decay_attention"
-    cases = []
-    for stage, (layer, info) in enumerate(zip(model.layers, model.feature_info), start=1):
-        attn = layer.blocks[0].attn
-        if attn.decomposed != axial:
-            continue
-        side = img_size // info["reduction"]
-        shape = f"{side}x{side}, {attn.num_heads} heads, head dim {attn.head_dim}"
-        make = functools.partial(
-            _decay_call, rel_pos=layer.rel_pos, side=side, heads=attn.num_heads, head_dim=attn.head_dim, axial=axial
-        )
-        cases.append(Case(op, RMT_T, stage, img_size, shape, make))
-    return cases
-
-
 def _rotary_call(batch, device, dtype, *, rel_pos, side, heads, head_dim) -> OpCall:
     from vitzoo.ops import rotary_embedding
 
-    stage_rel_pos = copy.deepcopy(rel_pos).to_empty(device=device)
-    stage_rel_pos.init_non_persistent_buffers()
-    grid = stage_rel_pos(side, side)
+    grid = _stage_grid(rel_pos, side, device)
     x = torch.randn(batch, side, side, heads, head_dim, device=device).to(dtype).requires_grad_()
     args = (x, grid.sin, grid.cos)
     return OpCall(rotary_embedding, rmt_authors_theta_shift, args, args, (x,), torch.randn_like(x))
 
 
-def rotary_cases(img_size: int) -> list[Case]:
-    """rotary_embedding of one of q, k at each RMT-T stage."""
+def rmt_cases(img_size: int, op: str) -> list[Case]:
+    """``op`` at each RMT-T stage that runs it: the decay ops at the stages of their form of the attention,
+    the rotary embedding (of one of q, k) at every stage."""
     model = _meta_model(RMT_T)
     cases = []
     for stage, (layer, info) in enumerate(zip(model.layers, model.feature_info), start=1):
         attn = layer.blocks[0].attn
         side = img_size // info["reduction"]
+        stage_args = dict(rel_pos=layer.rel_pos, side=side, heads=attn.num_heads, head_dim=attn.head_dim)
+        if op == "rotary_embedding":
+            make = functools.partial(_rotary_call, **stage_args)
+        elif attn.decomposed == (op == "axial_decay_attention"):
+            make = functools.partial(_decay_call, **stage_args, axial=attn.decomposed)
+        else:
+            continue
         shape = f"{side}x{side}, {attn.num_heads} heads, head dim {attn.head_dim}"
-        make = functools.partial(
-            _rotary_call, rel_pos=layer.rel_pos, side=side, heads=attn.num_heads, head_dim=attn.head_dim
-        )
-        cases.append(Case("rotary_embedding", RMT_T, stage, img_size, shape, make))
+        cases.append(Case(op, RMT_T, stage, img_size, shape, make))
     return cases
 
 
 def cases_for(op: str, img_size: int) -> list[Case]:
-    if op == "window_attention":
-        return swin_cases(img_size)
-    if op == "rotary_embedding":
-        return rotary_cases(img_size)
-    return rmt_cases(img_size, axial=op == "axial_decay_attention")
+    return swin_cases(img_size) if op == "window_attention" else rmt_cases(img_size, op)
 
 
 def largest_stride() -> int:
